@@ -1,0 +1,128 @@
+"""Who is asking: server-side sessions behind quart-auth's cookie, CSRF and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from quart import Quart, current_app, g, request
+from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
+
+from .errors import APIError, forbidden
+from .models.user import Session, User, end_session, load_session, start_session
+from .security import client_ip, same_secret
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Reachable while a password change is pending, and without a CSRF token (login sets one).
+PASSWORD_CHANGE_ALLOWED = {"/auth/me", "/auth/logout", "/auth/password"}
+CSRF_EXEMPT = {"/auth/login", "/api/devices/register", "/login"}
+
+
+def not_authenticated() -> APIError:
+    return APIError(401, "not_authenticated", "Please log in.")
+
+
+def init_app(app: Quart) -> None:
+    settings = app.config["SETTINGS"]
+    app.config.update(
+        QUART_AUTH_COOKIE_NAME="sentra_session",
+        QUART_AUTH_COOKIE_SECURE=not settings.debug,
+        QUART_AUTH_COOKIE_SAMESITE="Lax",
+        QUART_AUTH_DURATION=14 * 24 * 3600,
+        QUART_AUTH_SALT="sentra-session",
+    )
+    QuartAuth(app)
+    app.before_request(_load_user)
+    app.before_request(_check_csrf)
+    app.before_request(_require_password_change)
+
+
+async def _load_user() -> None:
+    g.user = None
+    g.session = None
+    raw = current_user.auth_id
+    if not raw:
+        return
+    session = await load_session(raw)
+    if session is None:
+        logout_user()
+        return
+    g.session = session
+    g.user = session.user
+
+
+def current_account() -> User | None:
+    return g.get("user")
+
+
+def current_session() -> Session | None:
+    return g.get("session")
+
+
+async def _check_csrf() -> None:
+    session = current_session()
+    if session is None or request.method not in UNSAFE_METHODS or request.path in CSRF_EXEMPT:
+        return
+    token = request.headers.get("X-CSRF-Token", "")
+    if not token and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        token = (await request.form).get("csrf_token", "")
+    if not token or not same_secret(token, session.csrf_token):
+        raise APIError(403, "csrf_failed", "The CSRF token is missing or wrong; reload the page.")
+
+
+async def _require_password_change() -> None:
+    user = current_account()
+    if user is None or not user.must_change_password:
+        return
+    if request.path.startswith("/api/") and request.path not in PASSWORD_CHANGE_ALLOWED:
+        raise APIError(
+            403, "password_change_required", "Change your password before doing anything else."
+        )
+
+
+async def sign_in(user: User) -> Session:
+    raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
+    login_user(AuthUser(raw))
+    g.user, g.session = user, session
+    return session
+
+
+async def sign_out() -> None:
+    raw = current_user.auth_id
+    if raw:
+        await end_session(raw)
+    logout_user()
+    g.user = g.session = None
+
+
+def require_role(role: str) -> Callable:
+    """401 without a session, 403 below `role`; the user is then `current_account()`."""
+
+    def decorator(view):
+        @wraps(view)
+        async def guarded(*args, **kwargs):
+            user = current_account()
+            if user is None:
+                raise not_authenticated()
+            if not user.has_role(role):
+                raise forbidden()
+            return await view(*args, **kwargs)
+
+        guarded.required_role = role
+        return guarded
+
+    return decorator
+
+
+def actor_context() -> dict:
+    """The audit fields that describe who is acting from where."""
+    user = current_account()
+    return {
+        "actor": user.username if user else "anonymous",
+        "tenant_id": user.tenant_id if user else None,
+        "ip": client_ip(),
+    }
+
+
+def app_settings():
+    return current_app.config["SETTINGS"]

@@ -1,0 +1,162 @@
+"""The `sentra-tunnel` command: serve, migrate, create-user, reset-password, audit-verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from .config import ConfigError, Settings, from_environment
+from .db import database, migration_runner, open_sync, pending_migrations
+
+READ_TIMEOUT_S = 300  # half-open browser sockets die; device tunnels have their own pong deadline
+WEBSOCKET_MAX_MESSAGE = 64 * 1024
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"sentra-tunnel: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def hypercorn_config(settings: Settings):
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"0.0.0.0:{settings.port}"]
+    config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE
+    config.websocket_ping_interval = settings.heartbeat_s
+    config.read_timeout = READ_TIMEOUT_S
+    config.accesslog = "-"
+    config.errorlog = "-"
+    if settings.tls_cert_file:
+        config.certfile = settings.tls_cert_file
+        config.keyfile = settings.tls_key_file
+    return config
+
+
+def serve(settings: Settings) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    from . import create_app
+
+    behind = pending_migrations(settings.database_url)
+    if behind:
+        fail(f"the database is behind ({', '.join(behind)}); run: sentra-tunnel migrate up")
+    app = create_app(settings)
+    scheme = "https" if settings.tls_cert_file else "http"
+    print(f"Sentra Tunnel Server on {scheme}://localhost:{settings.port}/ "
+          "(first login: admin / admin, then choose a new password)", flush=True)
+    coroutine = hypercorn_serve(app, hypercorn_config(settings))
+    try:
+        import uvloop
+
+        uvloop.run(coroutine)
+    except ImportError:
+        asyncio.run(coroutine)
+
+
+def migrate(settings: Settings, action: str) -> None:
+    sync_db = open_sync(settings.database_url)
+    try:
+        runner = migration_runner(sync_db)
+        if action == "up":
+            applied = runner.up()
+            print("applied: " + (", ".join(applied) if applied else "nothing, up to date"))
+        elif action == "down":
+            reverted = runner.down()
+            print("reverted: " + (", ".join(reverted) if reverted else "nothing"))
+        else:
+            for migration in runner.status():
+                state = f"applied {migration.applied:%Y-%m-%d %H:%M}" if migration.applied else "pending"
+                print(f"{migration.name}: {state}")
+    finally:
+        sync_db.close()
+
+
+def _password_from(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if first != getpass.getpass("Repeat: "):
+        fail("the passwords differ")
+    return first
+
+
+def _with_database(settings: Settings, work):
+    """Run a short piece of account work against the database, outside the server."""
+    from .security import hash_password_sync  # noqa: F401  (keeps bcrypt import errors early)
+
+    behind = pending_migrations(settings.database_url)
+    if behind:
+        fail("the database is behind; run: sentra-tunnel migrate up")
+    sync_db = open_sync(settings.database_url)
+    database.initialize(sync_db)
+    try:
+        return work()
+    finally:
+        sync_db.close()
+
+
+def create_user(settings: Settings, args) -> None:
+    from .accounts import create_user_offline
+
+    password = _password_from(args)
+    message = _with_database(settings, lambda: create_user_offline(settings, args, password))
+    print(message)
+
+
+def reset_password(settings: Settings, args) -> None:
+    from .accounts import reset_password_offline
+
+    password = _password_from(args)
+    message = _with_database(
+        settings, lambda: reset_password_offline(settings, args.username, password)
+    )
+    print(message)
+
+
+def audit_verify(settings: Settings) -> None:
+    from .models.audit import verify_chain
+
+    count, broken = _with_database(settings, verify_chain)
+    if broken is not None:
+        fail(f"audit chain broken at entry {broken} (after {count} good entries)", code=1)
+    print(f"audit chain intact: {count} entries")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sentra-tunnel", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the server (Hypercorn) on $PORT")
+    migrate_parser = commands.add_parser("migrate", help="apply or revert schema migrations")
+    migrate_parser.add_argument("action", choices=("up", "down", "status"))
+    for name in ("create-user", "reset-password"):
+        sub = commands.add_parser(name)
+        sub.add_argument("username")
+        sub.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of standard input")
+        if name == "create-user":
+            sub.add_argument("--role", default="admin",
+                             choices=("viewer", "staff", "admin", "superadmin"))
+            sub.add_argument("--tenant", help="tenant name (created if missing)")
+    commands.add_parser("audit-verify", help="recompute the audit log's hash chain")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = from_environment()
+    except ConfigError as error:
+        fail(f"bad setting {error}")
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        migrate(settings, args.action)
+    elif args.command == "create-user":
+        create_user(settings, args)
+    elif args.command == "reset-password":
+        reset_password(settings, args)
+    else:
+        audit_verify(settings)

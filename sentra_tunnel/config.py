@@ -1,0 +1,143 @@
+"""Settings from environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class ConfigError(Exception):
+    """A setting has a value the server cannot run with."""
+
+    def __init__(self, variable: str, message: str):
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///data/tunnel.db"
+    secret_key: str = ""
+    debug: bool = False
+    port: int = 8000
+    command_timeout_s: float = 10.0
+    heartbeat_s: int = 20
+    registration_token_ttl_s: int = 86400
+    bcrypt_rounds: int = 12
+    redis_url: str | None = None
+    forwarded_allow_ips: tuple[str, ...] = ()
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    login_limit: str = "5/minute"
+    login_ip_limit: str = "30/minute"
+    register_limit: str = "10/minute"
+    api_limit: str = "300/minute"
+    testing: bool = False
+
+    def with_overrides(self, **overrides) -> Settings:
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(", ".join(sorted(unknown)), "is not a known setting")
+        return replace(self, **overrides)
+
+
+def _int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= number <= high:
+        raise ConfigError(name, f"must be from {low} to {high}, got {number}")
+    return number
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(name, f"must be true or false, got {value!r}")
+
+
+def _database_url(name: str, value: str) -> str:
+    if not value.startswith(("sqlite:///", "postgres://", "postgresql://")):
+        raise ConfigError(
+            name, "must start with sqlite:///, postgres:// or postgresql://, got " + repr(value)
+        )
+    return value
+
+
+def _redis_url(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(name, f"must be a redis:// or rediss:// URL, got {value!r}")
+    return value
+
+
+def _allow_ips(name: str, value: str) -> tuple[str, ...]:
+    entries = tuple(part.strip() for part in value.split(",") if part.strip())
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(name, f"must be IP addresses or networks, comma separated, or *; "
+                                    f"{entry!r} is neither")
+    return entries
+
+
+def _existing_file(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    if not Path(value).is_file():
+        raise ConfigError(name, f"must name a readable file, {value!r} does not exist")
+    return value
+
+
+def load_secret_key(data_dir: Path = DATA_DIR) -> str:
+    """Return the key kept in data/secret_key, creating it once so workers and restarts share it."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def from_environment(environ: dict[str, str] | None = None) -> Settings:
+    """Read every setting from the environment; raise ConfigError naming the first bad one."""
+    env = os.environ if environ is None else environ
+    settings = Settings(
+        database_url=_database_url("DATABASE_URL", env.get("DATABASE_URL", Settings.database_url)),
+        secret_key=env.get("SECRET_KEY", ""),
+        debug=_bool("DEBUG", env.get("DEBUG", "false")),
+        port=_int("PORT", env.get("PORT", "8000"), 1, 65535),
+        command_timeout_s=_int("COMMAND_TIMEOUT_S", env.get("COMMAND_TIMEOUT_S", "10"), 1, 120),
+        heartbeat_s=_int("HEARTBEAT_S", env.get("HEARTBEAT_S", "20"), 1, 25),
+        registration_token_ttl_s=_int(
+            "REGISTRATION_TOKEN_TTL_S", env.get("REGISTRATION_TOKEN_TTL_S", "86400"), 60, 2592000
+        ),
+        bcrypt_rounds=_int("BCRYPT_ROUNDS", env.get("BCRYPT_ROUNDS", "12"), 4, 16),
+        redis_url=_redis_url("REDIS_URL", env.get("REDIS_URL", "")),
+        forwarded_allow_ips=_allow_ips("FORWARDED_ALLOW_IPS", env.get("FORWARDED_ALLOW_IPS", "")),
+        tls_cert_file=_existing_file("TLS_CERT_FILE", env.get("TLS_CERT_FILE", "")),
+        tls_key_file=_existing_file("TLS_KEY_FILE", env.get("TLS_KEY_FILE", "")),
+    )
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ConfigError("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")
+    if settings.secret_key and len(settings.secret_key) < 16:
+        raise ConfigError("SECRET_KEY", "must be at least 16 characters")
+    if not settings.secret_key:
+        settings = replace(settings, secret_key=load_secret_key())
+    return settings

@@ -1,0 +1,124 @@
+"""One error type and one handler: JSON for the API and the tunnel, a page for people."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, jsonify, render_template, request
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/auth/", "/ws", "/openapi.json")
+
+HTTP_CODES = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("not_authenticated", "Please log in."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "Nothing exists at this address."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("payload_too_large", "The request body is larger than 1 MiB."),
+    415: ("unsupported_media_type", "Send the body as application/json."),
+    429: ("rate_limited", "Too many requests; try again later."),
+    500: ("internal_error", "Something went wrong on our side."),
+}
+
+
+class APIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict | None = None,
+        headers: dict | None = None,
+        extra: dict | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def body(self) -> dict:
+        error = {"code": self.code, "message": self.message, **self.extra}
+        if self.fields:
+            error["fields"] = self.fields
+        return {"error": error}
+
+
+def not_found(kind: str = "resource") -> APIError:
+    return APIError(404, "not_found", f"No such {kind}.")
+
+
+def forbidden(message: str = "You are not allowed to do this.") -> APIError:
+    return APIError(403, "forbidden", message)
+
+
+def validation_error(fields: dict[str, str], message: str = "Some fields are invalid.") -> APIError:
+    return APIError(422, "validation_error", message, fields=fields)
+
+
+def _fields_from_pydantic(error) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in getattr(error, "errors", lambda: [])():
+        name = ".".join(str(part) for part in item.get("loc", ())) or "body"
+        message = item.get("msg", "is invalid")
+        if item.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        fields.setdefault(name, message)
+    return fields
+
+
+def from_exception(error: Exception) -> APIError:
+    """Map anything raised while handling a request to the one error shape."""
+    if isinstance(error, APIError):
+        return error
+    if isinstance(error, RequestSchemaValidationError):
+        cause = error.validation_error
+        if isinstance(cause, TypeError | ValueError) and not hasattr(cause, "errors"):
+            return APIError(400, "bad_request", "The body must be a JSON object.")
+        return validation_error(_fields_from_pydantic(cause) or {"body": "is invalid"})
+    if isinstance(error, UnicodeDecodeError):
+        return APIError(400, "invalid_encoding", "The body is not valid UTF-8.")
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        code, message = HTTP_CODES.get(status, ("http_error", error.description or "Error."))
+        if status == 400 and "JSON" in (error.description or ""):
+            code, message = "invalid_json", "The body is not valid JSON."
+        return APIError(status, code, message)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return APIError(500, *HTTP_CODES[500])
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == (
+        "application/json"
+    )
+
+
+async def render_error(error: APIError):
+    if wants_json():
+        response = jsonify(error.body())
+    else:
+        response = await render_template("error.html", error=error)
+    return response, error.status, error.headers
+
+
+async def _require_json_body() -> None:
+    """API bodies are JSON; a form or text body gets a clear 415 instead of a confusing 422."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
+        return
+    if request.content_length and request.mimetype != "application/json":
+        raise APIError(415, *HTTP_CODES[415])
+
+
+def init_app(app: Quart) -> None:
+    async def handle(error: Exception):
+        return await render_error(from_exception(error))
+
+    app.register_error_handler(Exception, handle)
+    app.before_request(_require_json_body)

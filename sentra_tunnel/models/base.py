@@ -1,0 +1,38 @@
+"""The base model and the time helpers every model shares."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from peewee import TextField
+from playhouse.pwasyncio import AsyncModel
+
+from ..db import database
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form stored in the database."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+class JSONField(TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(AsyncModel):
+    class Meta:
+        database = database
+        legacy_table_names = False

@@ -1,0 +1,127 @@
+"""Portal users, their server-side sessions, and the queries that scope them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField
+
+from ..db import database
+from ..errors import not_found
+from ..security import new_token, token_hash
+from .base import BaseModel, JSONField, utcnow
+from .tenant import Tenant
+
+ROLES = ("viewer", "staff", "admin", "superadmin")
+TENANT_ROLES = ROLES[:3]
+SESSION_IDLE = timedelta(days=14)
+SESSION_TOUCH_EVERY = timedelta(minutes=5)
+
+
+class User(BaseModel):
+    id = AutoField()
+    username = CharField(max_length=64, unique=True)
+    password_hash = CharField(max_length=100)
+    role = CharField(max_length=16)
+    tenant = ForeignKeyField(Tenant, null=True, backref="users", on_delete="CASCADE")
+    shop_ids = JSONField(default=list)
+    must_change_password = BooleanField(default=True)
+    disabled = BooleanField(default=False)
+    language = CharField(max_length=8, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    def has_role(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def is_superadmin(self) -> bool:
+        return self.role == "superadmin"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "role": self.role,
+            "tenant_id": self.tenant_id,
+            "shop_ids": list(self.shop_ids or []),
+            "must_change_password": self.must_change_password,
+            "disabled": self.disabled,
+        }
+
+
+class Session(BaseModel):
+    """The cookie holds a random id; only its hash is stored, so a database leak opens nothing."""
+
+    id = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    csrf_token = CharField(max_length=64)
+    client = CharField(max_length=200, default="")
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(default=utcnow)
+
+
+def _users_query(viewer):
+    query = User.select().order_by(User.username)
+    if viewer.tenant_id is not None:
+        query = query.where(User.tenant == viewer.tenant_id)
+    return query
+
+
+async def users_visible_to(viewer, tenant_id: int | None = None) -> list[User]:
+    query = _users_query(viewer)
+    if tenant_id is not None:
+        query = query.where(User.tenant == tenant_id)
+    return await database.list(query)
+
+
+async def get_user_for(viewer, user_id) -> User:
+    user = await database.first(_users_query(viewer).where(User.id == user_id))
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+async def find_user_by_name(username: str) -> User | None:
+    return await User.aget_or_none(User.username == username)
+
+
+async def start_session(user: User, client: str) -> tuple[str, Session]:
+    """Create a session; returns the raw id for the cookie and the stored row."""
+    raw = new_token(nbytes=32)
+    session = await Session.acreate(
+        id=token_hash(raw), user=user, csrf_token=new_token(nbytes=24), client=client[:200]
+    )
+    return raw, session
+
+
+async def load_session(raw: str) -> Session | None:
+    """The live session for a cookie id with its user joined in, touching it now and then."""
+    query = (
+        Session.select(Session, User)
+        .join(User)
+        .where(Session.id == token_hash(raw), User.disabled == False)  # noqa: E712
+    )
+    session = await database.first(query)
+    if session is None:
+        return None
+    now = utcnow()
+    if now - session.last_used_at > SESSION_IDLE:
+        await end_session(raw)
+        return None
+    if now - session.last_used_at > SESSION_TOUCH_EVERY:
+        session.last_used_at = now
+        await database.run(
+            Session.update(last_used_at=now).where(Session.id == session.id).execute
+        )
+    return session
+
+
+async def end_session(raw: str) -> None:
+    await database.run(Session.delete().where(Session.id == token_hash(raw)).execute)
+
+
+async def end_sessions_of(user_id: int, keep_session_id: str | None = None) -> None:
+    query = Session.delete().where(Session.user == user_id)
+    if keep_session_id is not None:
+        query = query.where(Session.id != keep_session_id)
+    await database.run(query.execute)

@@ -1,0 +1,98 @@
+"""Password hashing, secret tokens and the client's address, in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import secrets
+
+import bcrypt
+from quart import current_app, request
+
+MAX_PASSWORD_BYTES = 72  # bcrypt 5 refuses longer input instead of truncating
+MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS = {"admin", "password", "passwort", "sentra", "1234567890", "qwertzuiop"}
+
+
+async def hash_password(password: str) -> str:
+    rounds = current_app.config["SETTINGS"].bcrypt_rounds
+    return await asyncio.to_thread(_hash, password, rounds)
+
+
+def _hash(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def hash_password_sync(password: str, rounds: int) -> str:
+    return _hash(password, rounds)
+
+
+async def check_password(password: str, password_hash: str | None) -> bool:
+    """Constant work whether or not the user exists, so timing reveals nothing."""
+    encoded = password.encode()
+    acceptable = password_hash is not None and len(encoded) <= MAX_PASSWORD_BYTES
+    target = (password_hash if acceptable else _dummy_hash()).encode()
+    matches = await asyncio.to_thread(bcrypt.checkpw, encoded[:MAX_PASSWORD_BYTES], target)
+    return matches and acceptable
+
+
+def _dummy_hash() -> str:
+    settings = current_app.config["SETTINGS"]
+    cached = current_app.config.get("DUMMY_PASSWORD_HASH")
+    if cached is None:
+        cached = _hash(secrets.token_hex(8), settings.bcrypt_rounds)
+        current_app.config["DUMMY_PASSWORD_HASH"] = cached
+    return cached
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a new password is too weak, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        return f"must be at most {MAX_PASSWORD_BYTES} bytes"
+    if password.lower() in COMMON_PASSWORDS or password.lower() == username.lower():
+        return "is too easy to guess"
+    return None
+
+
+def new_token(prefix: str = "", nbytes: int = 32) -> str:
+    return prefix + secrets.token_urlsafe(nbytes)
+
+
+def token_hash(token: str) -> str:
+    """Tokens are long and random, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _trusted_proxy(address: str) -> bool:
+    allowed = current_app.config["SETTINGS"].forwarded_allow_ips
+    if "*" in allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+def client_ip() -> str:
+    """The peer address, or the one a trusted proxy forwarded for it."""
+    address = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and _trusted_proxy(address):
+        return forwarded.split(",")[-1].strip()
+    return address
+
+
+def request_scheme() -> str:
+    proto = request.headers.get("X-Forwarded-Proto", "")
+    if proto in ("http", "https") and _trusted_proxy(request.remote_addr or ""):
+        return proto
+    return request.scheme
