@@ -43,7 +43,9 @@ def create_app(config: Settings | dict | None = None) -> Quart:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     QuartSchema(
         app,

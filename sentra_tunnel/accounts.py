@@ -11,10 +11,18 @@ from .security import hash_password_sync, password_problem
 
 
 def _audit(action: str, user: User, details: dict | None = None) -> None:
-    _append({
-        "ts": utcnow(), "actor": "cli", "tenant_id": user.tenant_id, "action": action,
-        "target": f"user:{user.id}", "ip": "", "outcome": "ok", "details": details or {},
-    })
+    _append(
+        {
+            "ts": utcnow(),
+            "actor": "cli",
+            "tenant_id": user.tenant_id,
+            "action": action,
+            "target": f"user:{user.id}",
+            "ip": "",
+            "outcome": "ok",
+            "details": details or {},
+        }
+    )
 
 
 def _checked_password(password: str, username: str) -> str:
@@ -34,9 +42,12 @@ def create_user_offline(settings: Settings, args, password: str) -> str:
         tenant, _ = Tenant.get_or_create(name=args.tenant)
     user = User.create(
         username=args.username,
-        password_hash=hash_password_sync(_checked_password(password, args.username),
-                                         settings.bcrypt_rounds),
-        role=args.role, tenant=tenant, must_change_password=False,
+        password_hash=hash_password_sync(
+            _checked_password(password, args.username), settings.bcrypt_rounds
+        ),
+        role=args.role,
+        tenant=tenant,
+        must_change_password=False,
     )
     _audit("user.create", user, {"username": user.username, "role": user.role})
     return f"created {user.role} {user.username!r}"
@@ -46,8 +57,9 @@ def reset_password_offline(settings: Settings, username: str, password: str) -> 
     user = User.get_or_none(User.username == username)
     if user is None:
         raise SystemExit(f"sentra-tunnel: no user {username!r}")
-    user.password_hash = hash_password_sync(_checked_password(password, username),
-                                            settings.bcrypt_rounds)
+    user.password_hash = hash_password_sync(
+        _checked_password(password, username), settings.bcrypt_rounds
+    )
     user.must_change_password = True
     user.disabled = False
     user.save()

@@ -64,7 +64,10 @@ async def _check_csrf() -> None:
     if session is None or request.method not in UNSAFE_METHODS or request.path in CSRF_EXEMPT:
         return
     token = request.headers.get("X-CSRF-Token", "")
-    if not token and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if not token and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
         token = (await request.form).get("csrf_token", "")
     if not token or not same_secret(token, session.csrf_token):
         raise APIError(403, "csrf_failed", "The CSRF token is missing or wrong; reload the page.")

@@ -20,8 +20,11 @@ async def ensure_first_admin(bcrypt_rounds: int) -> None:
     password_hash = await asyncio.to_thread(hash_password_sync, "admin", bcrypt_rounds)
     try:
         await User.acreate(
-            username="admin", password_hash=password_hash, role="superadmin",
-            tenant=None, must_change_password=True,
+            username="admin",
+            password_hash=password_hash,
+            role="superadmin",
+            tenant=None,
+            must_change_password=True,
         )
     except IntegrityError:
         return  # another worker created it first

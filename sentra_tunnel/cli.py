@@ -45,8 +45,11 @@ def serve(settings: Settings) -> None:
         fail(f"the database is behind ({', '.join(behind)}); run: sentra-tunnel migrate up")
     app = create_app(settings)
     scheme = "https" if settings.tls_cert_file else "http"
-    print(f"Sentra Tunnel Server on {scheme}://localhost:{settings.port}/ "
-          "(first login: admin / admin, then choose a new password)", flush=True)
+    print(
+        f"Sentra Tunnel Server on {scheme}://localhost:{settings.port}/ "
+        "(first login: admin / admin, then choose a new password)",
+        flush=True,
+    )
     coroutine = hypercorn_serve(app, hypercorn_config(settings))
     try:
         import uvloop
@@ -68,7 +71,11 @@ def migrate(settings: Settings, action: str) -> None:
             print("reverted: " + (", ".join(reverted) if reverted else "nothing"))
         else:
             for migration in runner.status():
-                state = f"applied {migration.applied:%Y-%m-%d %H:%M}" if migration.applied else "pending"
+                state = (
+                    f"applied {migration.applied:%Y-%m-%d %H:%M}"
+                    if migration.applied
+                    else "pending"
+                )
                 print(f"{migration.name}: {state}")
     finally:
         sync_db.close()
@@ -134,11 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("create-user", "reset-password"):
         sub = commands.add_parser(name)
         sub.add_argument("username")
-        sub.add_argument("--password-stdin", action="store_true",
-                         help="read the password from the first line of standard input")
+        sub.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
         if name == "create-user":
-            sub.add_argument("--role", default="admin",
-                             choices=("viewer", "staff", "admin", "superadmin"))
+            sub.add_argument(
+                "--role", default="admin", choices=("viewer", "staff", "admin", "superadmin")
+            )
             sub.add_argument("--tenant", help="tenant name (created if missing)")
     commands.add_parser("audit-verify", help="recompute the audit log's hash chain")
     return parser

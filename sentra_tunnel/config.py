@@ -52,7 +52,9 @@ def _int(name: str, value: str, low: int, high: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+        raise ConfigError(
+            name, f"must be a whole number from {low} to {high}, got {value!r}"
+        ) from None
     if not low <= number <= high:
         raise ConfigError(name, f"must be from {low} to {high}, got {number}")
     return number
@@ -91,8 +93,10 @@ def _allow_ips(name: str, value: str) -> tuple[str, ...]:
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            raise ConfigError(name, f"must be IP addresses or networks, comma separated, or *; "
-                                    f"{entry!r} is neither")
+            raise ConfigError(
+                name,
+                f"must be IP addresses or networks, comma separated, or *; {entry!r} is neither",
+            ) from None
     return entries
 
 

@@ -1,4 +1,4 @@
-"""The database handle: one proxy the models bind to, opened async for the app, sync for migrations."""
+"""The database handle: one proxy the models bind to; async for the app, sync for migrations."""
 
 from __future__ import annotations
 

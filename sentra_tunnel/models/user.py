@@ -110,9 +110,7 @@ async def load_session(raw: str) -> Session | None:
         return None
     if now - session.last_used_at > SESSION_TOUCH_EVERY:
         session.last_used_at = now
-        await database.run(
-            Session.update(last_used_at=now).where(Session.id == session.id).execute
-        )
+        await database.run(Session.update(last_used_at=now).where(Session.id == session.id).execute)
     return session
 
 

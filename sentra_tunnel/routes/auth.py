@@ -115,8 +115,9 @@ async def change_password(data: PasswordChangeIn):
     if problem is None and data.new_password == data.current_password:
         problem = "must differ from the current password"
     if problem:
-        raise APIError(422, "weak_password", f"The new password {problem}.",
-                       fields={"new_password": problem})
+        raise APIError(
+            422, "weak_password", f"The new password {problem}.", fields={"new_password": problem}
+        )
     await save_new_password(user, data.new_password, must_change=False)
     await end_sessions_of(user.id, keep_session_id=current_session().id)
     await audit.record("auth.password", target=f"user:{user.id}", **actor_context())

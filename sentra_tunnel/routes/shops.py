@@ -19,11 +19,19 @@ blueprint = Blueprint("shops", __name__, url_prefix="/api/shops")
 async def create_shop(user, name: str, tenant_id: int | None) -> Shop:
     tenant = await tenant_for_new_record(user, tenant_id)
     if await Shop.aget_or_none(Shop.tenant == tenant.id, Shop.name == name) is not None:
-        raise APIError(409, "conflict", "This tenant has a shop with this name already.",
-                       fields={"name": "is taken"})
+        raise APIError(
+            409,
+            "conflict",
+            "This tenant has a shop with this name already.",
+            fields={"name": "is taken"},
+        )
     shop = await Shop.acreate(tenant=tenant.id, name=name)
-    await audit.record("shop.create", target=f"shop:{shop.id}", details={"name": name},
-                       **{**actor_context(), "tenant_id": tenant.id})
+    await audit.record(
+        "shop.create",
+        target=f"shop:{shop.id}",
+        details={"name": name},
+        **{**actor_context(), "tenant_id": tenant.id},
+    )
     return shop
 
 

@@ -17,11 +17,16 @@ blueprint = Blueprint("tenants", __name__, url_prefix="/api/tenants")
 
 async def create_tenant(name: str) -> Tenant:
     if await Tenant.aget_or_none(Tenant.name == name) is not None:
-        raise APIError(409, "conflict", "A tenant with this name exists already.",
-                       fields={"name": "is taken"})
+        raise APIError(
+            409, "conflict", "A tenant with this name exists already.", fields={"name": "is taken"}
+        )
     tenant = await Tenant.acreate(name=name)
-    await audit.record("tenant.create", target=f"tenant:{tenant.id}",
-                       details={"name": name}, **{**actor_context(), "tenant_id": tenant.id})
+    await audit.record(
+        "tenant.create",
+        target=f"tenant:{tenant.id}",
+        details={"name": name},
+        **{**actor_context(), "tenant_id": tenant.id},
+    )
     return tenant
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
-from ..db import database
 from ..auth import actor_context, current_account, require_role
+from ..db import database
 from ..errors import APIError, forbidden, validation_error
 from ..models import audit
 from ..models.tenant import Shop
@@ -58,9 +58,12 @@ async def create_user(actor, data: UserIn) -> User:
         shop_ids=await _checked_shop_ids(tenant_id, data.role, data.shop_ids),
         must_change_password=True,
     )
-    await audit.record("user.create", target=f"user:{user.id}",
-                       details={"username": user.username, "role": user.role},
-                       **{**actor_context(), "tenant_id": tenant_id})
+    await audit.record(
+        "user.create",
+        target=f"user:{user.id}",
+        details={"username": user.username, "role": user.role},
+        **{**actor_context(), "tenant_id": tenant_id},
+    )
     return user
 
 
@@ -91,8 +94,12 @@ async def update_user(actor, user: User, patch: UserPatch) -> User:
     logged = {key: value for key, value in changes.items() if key != "password"}
     if "password" in changes:
         logged["password_reset"] = True
-    await audit.record("user.update", target=f"user:{user.id}", details=logged,
-                       **{**actor_context(), "tenant_id": user.tenant_id})
+    await audit.record(
+        "user.update",
+        target=f"user:{user.id}",
+        details=logged,
+        **{**actor_context(), "tenant_id": user.tenant_id},
+    )
     return user
 
 
@@ -146,7 +153,10 @@ async def delete(user_id: int):
     if user.id == actor.id:
         raise validation_error({"id": "you cannot delete yourself"})
     await user.adelete_instance(recursive=True)
-    await audit.record("user.delete", target=f"user:{user.id}",
-                       details={"username": user.username},
-                       **{**actor_context(), "tenant_id": user.tenant_id})
+    await audit.record(
+        "user.delete",
+        target=f"user:{user.id}",
+        details={"username": user.username},
+        **{**actor_context(), "tenant_id": user.tenant_id},
+    )
     return "", 204

@@ -57,7 +57,7 @@ class LocalBroker:
 
     @asynccontextmanager
     async def subscribe(self, accepts: Callable[[dict], bool] = lambda event: True):
-        """Yield a Subscription receiving the events `accepts` lets through, until the block ends."""
+        """Yield a Subscription that receives the events `accepts` lets through."""
         subscription = Subscription(accepts)
         self._subscriptions.add(subscription)
         try:
