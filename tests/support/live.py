@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_MARK = "Running on"
 START_TIMEOUT_S = 30
 
