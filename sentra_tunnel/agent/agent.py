@@ -20,7 +20,7 @@ from sentra_tunnel.agent.config import (
 )
 from sentra_tunnel.agent.controller import DoorController, Override
 from sentra_tunnel.agent.door import Door, GpioDoor, SimDoor
-from sentra_tunnel.agent.net import INSECURE_WARNING, InsecureURLError, check_url
+from sentra_tunnel.agent.net import INSECURE_WARNING, InsecureURLError, check_url, ssl_context
 from sentra_tunnel.agent.tunnel import EXIT_OK, TunnelClient
 from sentra_tunnel.door_schema import DoorConfig
 
@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         check_url(config.ws_url, insecure=config.insecure)
     except (ConfigError, InsecureURLError) as exc:
         print(f"sentra-agent: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:  # a bad CA file is a setup error, not something a reconnect would fix
+        ssl_context(config.ca_file, insecure=config.insecure)
+    except OSError as exc:
+        print(f"sentra-agent: cannot use CA file {config.ca_file}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if config.insecure:
         log.warning(INSECURE_WARNING)

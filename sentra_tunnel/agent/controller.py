@@ -131,9 +131,9 @@ class DoorController:
         self.door.hold_unlocked(held)
         self._emit_if_changed()
 
-    async def handle(self, name: str, params: Any) -> dict:
+    async def handle(self, name: Any, params: Any) -> dict:
         """Run one command; raises CommandError for anything the device refuses."""
-        handler = self._handlers.get(name)
+        handler = self._handlers.get(name) if isinstance(name, str) else None
         if handler is None:
             raise CommandError("unknown_command", f"unknown command {name!r}")
         return handler(params)

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
+from websockets.asyncio.server import serve
 
 from sentra_tunnel.agent.controller import DoorController
 from sentra_tunnel.agent.door import SimDoor
 from sentra_tunnel.door_schema import DoorConfig
+
+from .fakes import FakeHub
 
 # A Wednesday: 2026-11-25 10:00 in Berlin (UTC+1 in winter).
 WEDNESDAY_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -46,3 +49,12 @@ async def controller(sim_door, clock):
     controller.start()
     yield controller
     controller.stop()
+
+
+@pytest_asyncio.fixture
+async def hub():
+    """A running fake tunnel server; `hub.url` is its ws:// address."""
+    fake = FakeHub()
+    async with serve(fake.handler, "127.0.0.1", 0, process_request=fake.check_key) as server:
+        fake.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
+        yield fake

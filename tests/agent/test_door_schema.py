@@ -42,12 +42,22 @@ def test_door_state_keeps_null_override_and_rejects_unknown_values():
 
 def test_door_state_parses_z_timestamps_and_rejects_naive_ones():
     state = DoorState.model_validate(
-        {"door": "open", "lock": "locked", "mode": "locked", "override_until": "2026-11-26T18:00:00Z"}
+        {
+            "door": "open",
+            "lock": "locked",
+            "mode": "locked",
+            "override_until": "2026-11-26T18:00:00Z",
+        }
     )
     assert state.override_until == datetime(2026, 11, 26, 18, tzinfo=UTC)
     with pytest.raises(ValidationError, match="timezone"):
         DoorState.model_validate(
-            {"door": "open", "lock": "locked", "mode": "locked", "override_until": "2026-11-26T18:00"}
+            {
+                "door": "open",
+                "lock": "locked",
+                "mode": "locked",
+                "override_until": "2026-11-26T18:00",
+            }
         )
 
 
@@ -103,7 +113,11 @@ def test_schedule_active_uses_the_configured_timezone():
 def test_patch_merges_only_given_fields():
     base = DoorConfig.model_validate({"open_duration_s": 7, "schedule": [WEEKDAYS]})
     patched = DoorConfigPatch.model_validate({"timezone": "UTC"}).apply(base)
-    assert (patched.open_duration_s, patched.timezone, patched.schedule) == (7, "UTC", base.schedule)
+    assert (patched.open_duration_s, patched.timezone, patched.schedule) == (
+        7,
+        "UTC",
+        base.schedule,
+    )
     cleared = DoorConfigPatch.model_validate({"schedule": []}).apply(base)
     assert cleared.schedule == []
     with pytest.raises(ValidationError):
