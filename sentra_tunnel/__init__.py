@@ -7,13 +7,14 @@ import logging
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from . import auth, errors, ratelimit
+from . import auth, errors, ratelimit, tunnel
 from .bootstrap import ensure_first_admin
 from .config import PROJECT_ROOT, Settings, from_environment
 from .db import database, open_async
 from .routes import audit as audit_routes
 from .routes import auth as auth_routes
-from .routes import shops, tenants, users
+from .routes import commands, devices, shops, tenants, users
+from .tunnel import http as tunnel_http
 
 MAX_BODY_BYTES = 1024 * 1024
 BLUEPRINTS = (
@@ -22,6 +23,9 @@ BLUEPRINTS = (
     shops.blueprint,
     users.blueprint,
     audit_routes.blueprint,
+    devices.blueprint,
+    commands.blueprint,
+    tunnel_http.blueprint,
 )
 
 
@@ -60,7 +64,11 @@ def create_app(config: Settings | dict | None = None) -> Quart:
     auth.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    from . import portal
+
+    portal.init_app(app)
     _init_database(app, settings)
+    tunnel.init_app(app)
     return app
 
 

@@ -35,16 +35,17 @@ def _checked_password(password: str, username: str) -> str:
 def create_user_offline(settings: Settings, args, password: str) -> str:
     if User.get_or_none(User.username == args.username):
         raise SystemExit(f"sentra-tunnel: user {args.username!r} exists already")
+    if args.role != "superadmin" and not args.tenant:
+        raise SystemExit("sentra-tunnel: --tenant is required for tenant roles")
+    password_hash = hash_password_sync(
+        _checked_password(password, args.username), settings.bcrypt_rounds
+    )
     tenant = None
     if args.role != "superadmin":
-        if not args.tenant:
-            raise SystemExit("sentra-tunnel: --tenant is required for tenant roles")
         tenant, _ = Tenant.get_or_create(name=args.tenant)
     user = User.create(
         username=args.username,
-        password_hash=hash_password_sync(
-            _checked_password(password, args.username), settings.bcrypt_rounds
-        ),
+        password_hash=password_hash,
         role=args.role,
         tenant=tenant,
         must_change_password=False,

@@ -84,6 +84,8 @@ async def _require_password_change() -> None:
 
 
 async def sign_in(user: User) -> Session:
+    if current_user.auth_id:
+        await end_session(current_user.auth_id)  # a new login replaces this browser's session
     raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
     login_user(AuthUser(raw))
     g.user, g.session = user, session

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser.add_argument("action", choices=("up", "down", "status"))
     for name in ("create-user", "reset-password"):
         sub = commands.add_parser(name)
-        sub.add_argument("username")
+        sub.add_argument("username", type=str.lower)
         sub.add_argument(
             "--password-stdin",
             action="store_true",

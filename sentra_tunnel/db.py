@@ -19,6 +19,11 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 5000,
 }
 
+# A read-then-write transaction (the audit chain) that starts as a reader fails at once with
+# "database is locked" when another connection wrote meanwhile; IMMEDIATE takes the write lock
+# up front, so the busy timeout applies instead.
+SQLITE_OPTIONS = {"pragmas": SQLITE_PRAGMAS, "timeout": 5, "lock_type": "IMMEDIATE"}
+
 database = DatabaseProxy()
 
 
@@ -43,7 +48,7 @@ def _postgres_params(url: str) -> dict:
 def open_async(url: str):
     """The database the server uses: queries run without blocking the event loop."""
     if url.startswith("sqlite:"):
-        return AsyncSqliteDatabase(_sqlite_path(url), pragmas=SQLITE_PRAGMAS, timeout=5)
+        return AsyncSqliteDatabase(_sqlite_path(url), **SQLITE_OPTIONS)
     params = _postgres_params(url)
     return AsyncPostgresqlDatabase(params.pop("database"), **params)
 
@@ -51,7 +56,7 @@ def open_async(url: str):
 def open_sync(url: str):
     """A plain connection for migrations and the command line."""
     if url.startswith("sqlite:"):
-        return SqliteDatabase(_sqlite_path(url), pragmas=SQLITE_PRAGMAS, timeout=5)
+        return SqliteDatabase(_sqlite_path(url), **SQLITE_OPTIONS)
     params = _postgres_params(url)
     return PostgresqlDatabase(params.pop("database"), **params)
 

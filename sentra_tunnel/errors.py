@@ -87,9 +87,8 @@ def from_exception(error: Exception) -> APIError:
     if isinstance(error, HTTPException):
         status = error.code or 500
         code, message = HTTP_CODES.get(status, ("http_error", error.description or "Error."))
-        if status == 400 and "JSON" in (error.description or ""):
-            code, message = "invalid_json", "The body is not valid JSON."
-        return APIError(status, code, message)
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return APIError(status, code, message, headers=headers)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return APIError(500, *HTTP_CODES[500])
 
@@ -112,13 +111,20 @@ async def _require_json_body() -> None:
     """API bodies are JSON; a form or text body gets a clear 415 instead of a confusing 422."""
     if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
         return
-    if request.content_length and request.mimetype != "application/json":
+    # Test clients and HTTP/2 may send a body without Content-Length, so judge by its type.
+    if request.mimetype and not request.is_json and request.content_length != 0:
         raise APIError(415, *HTTP_CODES[415])
 
 
 def init_app(app: Quart) -> None:
+    class Request(app.request_class):
+        def on_json_loading_failed(self, error: Exception):
+            # Quart answers a bare 400 unless DEBUG is on; say what is wrong either way.
+            raise APIError(400, "invalid_json", "The body is not valid JSON.")
+
     async def handle(error: Exception):
         return await render_error(from_exception(error))
 
+    app.request_class = Request
     app.register_error_handler(Exception, handle)
     app.before_request(_require_json_body)

@@ -28,11 +28,23 @@ def init_app(app: Quart) -> None:
 
 async def hit(limit: str, *keys: str) -> None:
     """Count one hit against `limit` for these keys; raise 429 with Retry-After when over."""
-    limiter = current_app.extensions["rate_limiter"]
-    item = parse(limit)
-    if await limiter.hit(item, *keys):
-        return
-    stats = await limiter.get_window_stats(item, *keys)
+    if not await current_app.extensions["rate_limiter"].hit(parse(limit), *keys):
+        await _refuse(limit, keys)
+
+
+async def check(limit: str, *keys: str) -> None:
+    """Raise 429 if `limit` is used up for these keys, without counting this request."""
+    if not await current_app.extensions["rate_limiter"].test(parse(limit), *keys):
+        await _refuse(limit, keys)
+
+
+async def count(limit: str, *keys: str) -> None:
+    """Count one hit without refusing anything (e.g. a failed login, after it failed)."""
+    await current_app.extensions["rate_limiter"].hit(parse(limit), *keys)
+
+
+async def _refuse(limit: str, keys: tuple[str, ...]) -> None:
+    stats = await current_app.extensions["rate_limiter"].get_window_stats(parse(limit), *keys)
     retry_after = max(1, math.ceil(stats.reset_time - time.time()))
     raise APIError(
         429,

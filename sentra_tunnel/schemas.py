@@ -6,13 +6,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .models.base import MAX_ID
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[\w.@+-]+$"),
+    # Stored lower-case, so "Anna" and "anna" can never be two accounts.
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=2, max_length=64, pattern=r"^[\w.@+-]+$"
+    ),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Role = Literal["viewer", "staff", "admin", "superadmin"]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -73,7 +79,7 @@ class TenantList(BaseModel):
 
 class ShopIn(Strict):
     name: Name
-    tenant_id: int | None = None
+    tenant_id: Id | None = None
 
 
 class ShopOut(BaseModel):
@@ -94,13 +100,13 @@ class UserIn(Strict):
     username: Username
     password: Password
     role: Role
-    tenant_id: int | None = None
-    shop_ids: list[int] = Field(default_factory=list, max_length=1000)
+    tenant_id: Id | None = None
+    shop_ids: list[Id] = Field(default_factory=list, max_length=1000)
 
 
 class UserPatch(Strict):
     role: Role | None = None
-    shop_ids: list[int] | None = Field(default=None, max_length=1000)
+    shop_ids: list[Id] | None = Field(default=None, max_length=1000)
     password: Password | None = None
     disabled: bool | None = None
 
@@ -131,6 +137,62 @@ class AuditList(BaseModel):
 
 class AuditQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=500)
-    before: int | None = Field(default=None, ge=1)
-    device_id: int | None = None
+    before: Id | None = None
+    device_id: Id | None = None
     action: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+# Devices and commands ------------------------------------------------------------------------
+
+
+class DeviceOut(BaseModel):
+    id: int
+    name: str
+    tenant_id: int
+    shop_id: int
+    registered: bool
+    online: bool
+    last_seen: str | None
+    agent_version: str | None
+    state: dict[str, Any] | None
+
+
+class DeviceList(BaseModel):
+    devices: list[DeviceOut]
+
+
+class DeviceOne(BaseModel):
+    device: DeviceOut
+
+
+class DeviceIn(Strict):
+    name: Name
+    shop_id: Id
+
+
+class DeviceCreated(BaseModel):
+    device: DeviceOut
+    registration_token: str
+    expires_at: str
+
+
+class RegistrationOut(BaseModel):
+    registration_token: str
+    expires_at: str
+
+
+class RegisterIn(Strict):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    hostname: Annotated[str, StringConstraints(max_length=255)] | None = None
+    agent_version: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class Registered(BaseModel):
+    device_id: int
+    api_key: str
+    ws_url: str
+
+
+class CommandOut(BaseModel):
+    ok: bool
+    result: dict[str, Any]

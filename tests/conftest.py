@@ -86,3 +86,21 @@ def live_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def app_with(settings):
+    """`await app_with(**overrides)`: an app on a fresh database, with settings changed."""
+    started = []
+
+    async def build(**overrides):
+        migrate_up(settings.database_url)
+        application = create_app(settings.with_overrides(**overrides))
+        serving = application.test_app()
+        await serving.__aenter__()
+        started.append(serving)
+        return application
+
+    yield build
+    for serving in reversed(started):
+        await serving.__aexit__(None, None, None)

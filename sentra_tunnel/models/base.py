@@ -10,6 +10,8 @@ from playhouse.pwasyncio import AsyncModel
 
 from ..db import database
 
+MAX_ID = 2**31 - 1  # the largest id a PostgreSQL serial holds; larger ones overflow the drivers
+
 
 def utcnow() -> datetime:
     """Naive UTC, the form stored in the database."""

@@ -13,7 +13,7 @@ from peewee import (
 
 from ..db import database
 from ..errors import not_found
-from .base import BaseModel, JSONField, iso, utcnow
+from .base import MAX_ID, BaseModel, JSONField, iso, utcnow
 from .tenant import Shop, Tenant
 
 
@@ -63,9 +63,79 @@ async def devices_visible_to(user) -> list[Device]:
     return await database.list(_devices_query(user))
 
 
+def _valid_id(device_id) -> bool:
+    # Ids arrive as ints from routes or as strings from forms; out of range is simply absent.
+    try:
+        return 1 <= int(device_id) <= MAX_ID and not isinstance(device_id, bool)
+    except (TypeError, ValueError):
+        return False
+
+
 async def get_device_for(user, device_id) -> Device:
     """The device if this user may see it; anything else is indistinguishable from absence."""
-    device = await database.first(_devices_query(user).where(Device.id == device_id))
+    device = None
+    if _valid_id(device_id):
+        device = await database.first(_devices_query(user).where(Device.id == int(device_id)))
     if device is None:
         raise not_found("device")
     return device
+
+
+async def get_device(device_id: int) -> Device | None:
+    return await Device.aget_or_none(Device.id == device_id)
+
+
+async def find_by_key_id(key_id: str) -> Device | None:
+    return await Device.aget_or_none(Device.key_id == key_id)
+
+
+async def find_by_registration_hash(registration_hash: str) -> Device | None:
+    return await Device.aget_or_none(Device.registration_token_hash == registration_hash)
+
+
+async def claim_registration(device_id: int, registration_hash: str, **fields) -> bool:
+    """Spend the token and store the key in one step; False if someone spent it first."""
+    query = Device.update(registration_token_hash=None, registration_expires_at=None, **fields)
+    query = query.where(Device.id == device_id, Device.registration_token_hash == registration_hash)
+    return await database.run(query.execute) == 1
+
+
+async def update_device(device_id: int, **fields) -> None:
+    await database.run(Device.update(**fields).where(Device.id == device_id).execute)
+
+
+def _mark_online(device_id: int, key_id: str, agent_version: str, state: dict) -> int | None:
+    with database.atomic():
+        changed = (
+            Device.update(
+                generation=Device.generation + 1,
+                online=True,
+                last_seen=utcnow(),
+                agent_version=agent_version,
+                state=state,
+            )
+            .where(Device.id == device_id, Device.key_id == key_id)
+            .execute()
+        )
+        if not changed:
+            return None
+        return Device.select(Device.generation).where(Device.id == device_id).scalar()
+
+
+async def mark_online(device_id: int, key_id: str, agent_version: str, state: dict) -> int | None:
+    """Mark a tunnel live and return its new generation; None if the key was revoked meanwhile."""
+    return await database.run(_mark_online, device_id, key_id, agent_version, state)
+
+
+async def mark_offline(device_id: int, generation: int, last_seen) -> bool:
+    """Compare-and-set: a late close of an older tunnel changes nothing."""
+    query = Device.update(online=False, last_seen=last_seen).where(
+        Device.id == device_id, Device.generation == generation
+    )
+    return await database.run(query.execute) == 1
+
+
+async def reset_presence() -> None:
+    """At start no tunnel exists yet, whatever a crashed run left behind."""
+    query = Device.update(online=False).where(Device.online == True)  # noqa: E712
+    await database.run(query.execute)

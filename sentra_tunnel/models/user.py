@@ -9,7 +9,7 @@ from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKey
 from ..db import database
 from ..errors import not_found
 from ..security import new_token, token_hash
-from .base import BaseModel, JSONField, utcnow
+from .base import MAX_ID, BaseModel, JSONField, utcnow
 from .tenant import Tenant
 
 ROLES = ("viewer", "staff", "admin", "superadmin")
@@ -74,15 +74,17 @@ async def users_visible_to(viewer, tenant_id: int | None = None) -> list[User]:
     return await database.list(query)
 
 
-async def get_user_for(viewer, user_id) -> User:
-    user = await database.first(_users_query(viewer).where(User.id == user_id))
+async def get_user_for(viewer, user_id: int) -> User:
+    user = None
+    if 1 <= user_id <= MAX_ID:
+        user = await database.first(_users_query(viewer).where(User.id == user_id))
     if user is None:
         raise not_found("user")
     return user
 
 
 async def find_user_by_name(username: str) -> User | None:
-    return await User.aget_or_none(User.username == username)
+    return await User.aget_or_none(User.username == username.strip().lower())
 
 
 async def start_session(user: User, client: str) -> tuple[str, Session]:

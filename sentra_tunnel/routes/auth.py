@@ -11,19 +11,20 @@ from quart_schema import (
     validate_response,
 )
 
+from .. import ratelimit
 from ..auth import (
     actor_context,
     app_settings,
     current_account,
     current_session,
-    not_authenticated,
+    require_role,
     sign_in,
     sign_out,
 )
 from ..errors import APIError, from_exception
 from ..models import audit
 from ..models.user import User, end_sessions_of, find_user_by_name
-from ..ratelimit import exempt, hit, rate_limit
+from ..ratelimit import exempt, rate_limit
 from ..schemas import LoginIn, PasswordChangeIn, SessionOut
 from ..security import check_password, client_ip, hash_password, password_problem
 
@@ -46,14 +47,18 @@ async def _login_input() -> LoginIn:
 
 
 async def authenticate(username: str, password: str) -> User:
-    """Check a login attempt under both rate limits; audit the outcome either way."""
+    """Check a login attempt; failures count against both rate limits and are audited."""
     ip = client_ip()
     settings = app_settings()
-    await hit(settings.login_ip_limit, "login-ip", ip)
-    await hit(settings.login_limit, "login-user", username.lower(), ip)
+    limits = ((settings.login_ip_limit, "login-ip", ip),
+              (settings.login_limit, "login-user", username.lower(), ip))  # fmt: skip
+    for limit in limits:
+        await ratelimit.check(*limit)
     user = await find_user_by_name(username)
     valid = await check_password(password, user.password_hash if user else None)
     if not valid or user.disabled:
+        for limit in limits:
+            await ratelimit.count(*limit)
         await audit.record(
             "auth.login_failed",
             actor=username,
@@ -92,23 +97,20 @@ async def logout():
 
 @blueprint.get("/me")
 @rate_limit("api_limit")
+@require_role("viewer")
 @validate_response(SessionOut)
 async def me():
     """The logged-in user and the CSRF token for unsafe requests."""
-    user = current_account()
-    if user is None:
-        raise not_authenticated()
-    return session_body(user, current_session().csrf_token)
+    return session_body(current_account(), current_session().csrf_token)
 
 
 @blueprint.post("/password")
 @rate_limit("login_limit", scope="password")
+@require_role("viewer")
 @validate_request(PasswordChangeIn)
 async def change_password(data: PasswordChangeIn):
     """Change your own password; every other session of yours ends."""
     user = current_account()
-    if user is None:
-        raise not_authenticated()
     if not await check_password(data.current_password, user.password_hash):
         raise APIError(401, "invalid_credentials", "The current password is wrong.")
     problem = password_problem(data.new_password, user.username)

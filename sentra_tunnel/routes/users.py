@@ -79,7 +79,9 @@ async def update_user(actor, user: User, patch: UserPatch) -> User:
     if patch.role is not None:
         user.role = patch.role
     if patch.shop_ids is not None or patch.role is not None:
-        wanted = user.shop_ids if patch.shop_ids is None else patch.shop_ids
+        wanted = patch.shop_ids
+        if wanted is None:  # a promotion to admin lifts the shop limit instead of failing on it
+            wanted = user.shop_ids if user.role in ("staff", "viewer") else []
         user.shop_ids = await _checked_shop_ids(user.tenant_id, user.role, wanted)
     if patch.disabled is not None:
         user.disabled = patch.disabled

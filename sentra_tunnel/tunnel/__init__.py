@@ -1,1 +1,35 @@
 """The device tunnel: WebSocket connections from the Pis, the command hub and the event broker."""
+
+from __future__ import annotations
+
+from quart import Quart, current_app
+
+from .broker import LocalBroker
+from .hub import Hub
+
+
+def init_app(app: Quart) -> None:
+    """Create the broker and hub; devices start offline and are closed cleanly at shutdown."""
+    broker = LocalBroker()
+    hub = Hub(broker)
+    app.extensions["broker"] = broker
+    app.extensions["hub"] = hub
+
+    # while_serving runs after the database opens and ends before it closes.
+    @app.while_serving
+    async def tunnel_lifecycle():
+        from ..models.device import reset_presence
+
+        # This process is the only node, so no tunnel exists yet; with Redis, presence keys
+        # take over this job.
+        await reset_presence()
+        yield
+        await hub.shutdown()
+
+
+def current_hub() -> Hub:
+    return current_app.extensions["hub"]
+
+
+def current_broker() -> LocalBroker:
+    return current_app.extensions["broker"]

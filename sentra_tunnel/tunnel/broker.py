@@ -1,7 +1,11 @@
-"""Fan-out of live device events to whoever watches (portal streams, tests).
+"""Between processes: live device events, and commands for a tunnel held elsewhere.
 
-In-process now: a set of bounded per-subscriber queues. The scale-out step puts Redis behind
-the same `publish`/`subscribe` calls, so callers never change.
+In-process now: a set of bounded per-subscriber queues, and one hub that holds every tunnel.
+The scale-out step puts Redis behind the same calls (a presence key per device naming its node,
+a channel per node for commands, replies and closes, one channel for events), so the hub and the
+routes never change. Event shapes:
+`{"type": "device", "device": Device, "tenant_id", "shop_id"}` on every change, and
+`{"type": "device_deleted", "device_id", "tenant_id", "shop_id"}`.
 """
 
 from __future__ import annotations
@@ -45,11 +49,54 @@ class Subscription:
             yield await self.next()
 
 
+def device_event(device) -> dict:
+    return {
+        "type": "device",
+        "device": device.to_dict(),
+        "tenant_id": device.tenant_id,
+        "shop_id": device.shop_id,
+    }
+
+
+def device_deleted_event(device) -> dict:
+    return {
+        "type": "device_deleted",
+        "device_id": device.id,
+        "tenant_id": device.tenant_id,
+        "shop_id": device.shop_id,
+    }
+
+
 class LocalBroker:
-    """Events within one process."""
+    """Events and tunnels within one process: this process is the only node."""
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._hub = None
+
+    def bind(self, hub) -> None:
+        """The hub of this process; the broker hands it frames and replies meant for this node."""
+        self._hub = hub
+
+    async def deliver(self, device_id: int, frame: dict) -> bool:
+        """Hand a command frame to whichever node holds the tunnel; False when none does."""
+        return self._hub is not None and self._hub.deliver_local(device_id, frame)
+
+    async def reply(self, node: str, command_id: str, reply) -> None:
+        """Send a device's reply back to the node waiting for it."""
+        if self._hub is not None:
+            await self._hub.resolve(command_id, reply)
+
+    async def close_device(self, device_id: int, code: int, reason: str) -> None:
+        """Close the device's tunnel on whichever node holds it (revocation, deletion)."""
+        if self._hub is not None:
+            self._hub.close_local(device_id, code, reason)
+
+    async def claim(self, device_id: int, node: str) -> None:
+        """This node now holds the tunnel (Redis: set the presence key)."""
+
+    async def release(self, device_id: int, node: str) -> None:
+        """This node no longer holds the tunnel (Redis: delete the key if still ours)."""
 
     async def publish(self, event: dict) -> None:
         for subscription in list(self._subscriptions):

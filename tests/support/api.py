@@ -35,6 +35,9 @@ class ApiClient:
     async def post(self, path, headers=None, **kwargs):
         return await self.client.post(path, headers=self._headers(headers), **kwargs)
 
+    async def put(self, path, headers=None, **kwargs):
+        return await self.client.put(path, headers=self._headers(headers), **kwargs)
+
     async def patch(self, path, headers=None, **kwargs):
         return await self.client.patch(path, headers=self._headers(headers), **kwargs)
 
@@ -78,3 +81,20 @@ async def make_tenant(name: str) -> TenantWorld:
         staff=await make_user(f"{slug}-staff", "staff", tenant, [shop_a.id]),
         viewer=await make_user(f"{slug}-viewer", "viewer", tenant, [shop_a.id]),
     )
+
+
+async def error_code(response) -> str:
+    """The contract's error code of a response, after checking the error shape."""
+    body = await response.get_json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
+    return body["error"]["code"]
+
+
+def session_cookie(response) -> str:
+    """The session cookie's value from a response's Set-Cookie header."""
+    for header in response.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        if name == "sentra_session":
+            return rest.split(";", 1)[0]
+    raise AssertionError("no session cookie set")

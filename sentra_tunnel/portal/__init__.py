@@ -1,0 +1,60 @@
+"""The staff portal: server-rendered pages, live door partials over SSE, German and English."""
+
+from __future__ import annotations
+
+from quart import Quart, request
+from quart_schema import hide
+
+from . import (
+    account,
+    auth_pages,
+    devices,
+    door_actions,
+    doors,
+    i18n,
+    labels,
+    people,
+    places,
+    stream,
+)
+from .web import csrf_token, error_text
+
+BLUEPRINTS = (
+    auth_pages.blueprint,
+    doors.blueprint,
+    door_actions.blueprint,
+    stream.blueprint,
+    devices.blueprint,
+    people.blueprint,
+    places.blueprint,
+    account.blueprint,
+)
+STATIC_MAX_AGE_S = 3600
+
+
+def init_app(app: Quart) -> None:
+    """Register the portal's blueprints, translations and template helpers."""
+    i18n.init_app(app)
+    app.jinja_env.globals.update(csrf_token=csrf_token, error_text=error_text)
+    app.jinja_env.globals.update(labels.TEMPLATE_GLOBALS)
+    app.context_processor(_template_context)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith("portal_"):
+            hide(view)  # pages, not API: keep them out of the OpenAPI document
+    app.after_request(_vary_on_htmx)
+    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", STATIC_MAX_AGE_S)
+
+
+async def _template_context() -> dict:
+    from ..auth import current_account
+
+    return {"user": current_account(), "is_htmx": request.headers.get("HX-Request") == "true"}
+
+
+async def _vary_on_htmx(response):
+    """Pages and their fragments share URLs, so caches must keep them apart."""
+    if not request.path.startswith(("/api/", "/auth/", "/static/", "/ws")):
+        response.vary.add("HX-Request")
+    return response

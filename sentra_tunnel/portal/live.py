@@ -1,0 +1,102 @@
+"""Live door partials: who may see which event, and each partial rendered once per language.
+
+A device event goes to every open stream that may see it. Streams that render the same partial
+for the same language, zone and permissions share one render through a small cache keyed by the
+event object itself.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from quart import render_template
+
+from ..models.device import devices_visible_to
+from ..models.tenant import shops_visible_to
+from . import i18n
+
+CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What decides which events a stream receives and how they look; fixed at connect."""
+
+    tenant_id: int | None
+    shop_ids: tuple[int, ...]
+    can_open: bool
+    is_admin: bool
+    language: str
+    timezone: str
+
+    @classmethod
+    def of(cls, user) -> Viewer:
+        return cls(
+            tenant_id=user.tenant_id,
+            shop_ids=tuple(user.shop_ids or ()),
+            can_open=user.has_role("staff"),
+            is_admin=user.has_role("admin"),
+            language=i18n.current_language(),
+            timezone=i18n.current_timezone_name(),
+        )
+
+    def may_see(self, event: dict) -> bool:
+        if event.get("type") not in ("device", "device_deleted"):
+            return False
+        if self.tenant_id is not None and event.get("tenant_id") != self.tenant_id:
+            return False
+        return not self.shop_ids or event.get("shop_id") in self.shop_ids
+
+    def activate(self) -> None:
+        """Render in this viewer's language and time zone from here on (this task only)."""
+        i18n.use_language(self.language)
+        i18n.use_timezone(self.timezone)
+
+
+def event_device_id(event: dict):
+    if event.get("type") == "device_deleted":
+        return event.get("device_id")
+    return (event.get("device") or {}).get("id")
+
+
+class RenderCache:
+    """Remembers recent renders; holding the event keeps `id(event)` from being reused."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple, tuple[dict, str]] = OrderedDict()
+        self.renders = 0
+
+    async def render(self, event: dict, template: str, viewer: Viewer, **context) -> str:
+        key = (id(event), template, viewer.language, viewer.timezone, viewer.can_open)
+        cached = self.entries.get(key)
+        if cached is not None and cached[0] is event:
+            return cached[1]
+        viewer.activate()
+        html = await render_template(template, can_open=viewer.can_open, **context)
+        self.renders += 1
+        self.entries[key] = (event, html)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return html
+
+
+def sse_message(html: str) -> str:
+    """One unnamed SSE message; every line of the HTML gets its own `data:` line."""
+    lines = html.strip().splitlines() or [""]
+    return "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def partial(target: str, html: str, swap: str = "outerHTML") -> str:
+    return f'<hx-partial hx-target="#{target}" hx-swap="{swap}">\n{html.strip()}\n</hx-partial>'
+
+
+async def doors_by_shop(user) -> list[tuple]:
+    """[(shop, [device dict, ...]), ...] for every shop the user sees that has doors."""
+    devices = await devices_visible_to(user)
+    shops = {shop.id: shop for shop in await shops_visible_to(user)}
+    grouped: dict[int, list[dict]] = {}
+    for device in devices:
+        grouped.setdefault(device.shop_id, []).append(device.to_dict())
+    return [(shops[shop_id], grouped[shop_id]) for shop_id in grouped if shop_id in shops]

@@ -1,0 +1,129 @@
+"""The live stream: Server-Sent Events carrying rendered door partials for htmx's `hx-sse`.
+
+On every (re)connect the stream first sends the current state of everything the page shows,
+because events during a disconnect are lost. A stream that falls behind is closed; the browser
+reconnects and starts again from the current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+)
+
+from ..auth import current_account, current_session
+from ..models.device import get_device_for
+from ..models.user import Session
+from ..ratelimit import rate_limit
+from ..tunnel.broker import LocalBroker, SubscriberTooSlow
+from .live import RenderCache, Viewer, doors_by_shop, event_device_id, partial, sse_message
+from .web import int_or_none, portal_page
+
+blueprint = Blueprint("portal_stream", __name__)
+
+KEEPALIVE_S = 15.0
+RETRY_MS = 1000
+
+
+def broker():
+    return current_app.extensions.setdefault("broker", LocalBroker())
+
+
+def render_cache() -> RenderCache:
+    return current_app.extensions.setdefault("portal_render_cache", RenderCache())
+
+
+@blueprint.get("/events")
+@rate_limit("api_limit")
+@portal_page()
+async def events():
+    """Live door partials as SSE: all visible doors, or one with `?door=<id>`."""
+    user = current_account()
+    door_id = int_or_none(request.args.get("door"))
+    if door_id is not None:
+        await get_device_for(user, door_id)  # another tenant's door: 404 before streaming
+    stream = DoorStream(user, current_session().id, door_id)
+    response = Response(
+        stream_with_context(stream.run)(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Vary": "HX-Request"},
+    )
+    response.timeout = None  # a stream lives as long as the page does
+    return response
+
+
+class DoorStream:
+    """One browser's stream: the filter and the rendering are decided when it opens."""
+
+    def __init__(self, user, session_id: str, door_id: int | None):
+        self.user = user
+        self.session_id = session_id
+        self.door_id = door_id
+        self.viewer = Viewer.of(user)
+        self.registered: dict[int, bool] = {}  # door id → registered, as the page shows it
+
+    def accepts(self, event: dict) -> bool:
+        if not self.viewer.may_see(event):
+            return False
+        return self.door_id is None or event_device_id(event) == self.door_id
+
+    async def run(self):
+        async with broker().subscribe(self.accepts) as subscription:
+            yield f"retry: {RETRY_MS}\n\n"
+            yield sse_message(await self.current_state())
+            while True:
+                try:
+                    event = await asyncio.wait_for(subscription.next(), KEEPALIVE_S)
+                except TimeoutError:
+                    if not await self.session_alive():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                except SubscriberTooSlow:
+                    return
+                yield sse_message(await self.message_for(event))
+
+    async def session_alive(self) -> bool:
+        return await Session.aget_or_none(Session.id == self.session_id) is not None
+
+    async def current_state(self) -> str:
+        self.viewer.activate()
+        if self.door_id is not None:
+            device = await get_device_for(self.user, self.door_id)
+            html = await render_template("partials/_door_panel.html", door=device.to_dict())
+            return partial(f"door-{self.door_id}-panel", html)
+        groups = await doors_by_shop(self.user)
+        self.registered = {door["id"]: door["registered"] for _, doors in groups for door in doors}
+        html = await render_template(
+            "partials/_doors.html", groups=groups, can_open=self.viewer.can_open
+        )
+        return partial("doors", html)
+
+    async def message_for(self, event: dict) -> str:
+        device_id = event_device_id(event)
+        if event["type"] == "device_deleted":
+            self.registered.pop(device_id, None)
+            target = f"door-{device_id}-panel" if self.door_id else f"door-{device_id}"
+            return partial(target, "<div></div>", swap="delete")
+        door = event["device"]
+        if self.door_id is not None:
+            html = await self.render(event, "partials/_door_panel.html", door=door)
+            return partial(f"door-{device_id}-panel", html)
+        if device_id not in self.registered:
+            return await self.current_state()  # a new door: the list changes shape
+        if self.registered[device_id] != door["registered"]:
+            self.registered[device_id] = door["registered"]  # the open button comes or goes
+            html = await self.render(event, "partials/_door_card.html", door=door)
+            return partial(f"door-{device_id}", html)
+        html = await self.render(event, "partials/_door_status.html", door=door)
+        return partial(f"door-{device_id}-status", html)
+
+    async def render(self, event: dict, template: str, **context) -> str:
+        return await render_cache().render(event, template, self.viewer, **context)

@@ -1,0 +1,97 @@
+"""The one path for a door command, used by the JSON API and the portal alike.
+
+Authorize (404 before 403), validate the params, audit `requested`, send through the hub, audit
+the outcome with its latency (same command id), and turn tunnel failures into API errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from quart import current_app
+
+from ..auth import actor_context
+from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams, dump
+from ..errors import APIError, _fields_from_pydantic, forbidden, not_found, validation_error
+from ..models import audit
+from ..models.device import get_device_for
+from . import current_hub
+from .hub import CommandFailed, DeviceOffline, DeviceRejected, DeviceTimeout
+
+# name → (lowest role, params model or None for "no params")
+COMMANDS: dict[str, tuple[str, type[BaseModel] | None]] = {
+    "open": ("staff", OpenParams),
+    "status": ("viewer", None),
+    "get_config": ("viewer", None),
+    "set_config": ("admin", DoorConfigPatch),
+    "override": ("staff", OverrideParams),
+}
+
+
+def validated_params(name: str, params: Any) -> dict:
+    """The params as they go to the device, or 422 with the fields that are wrong."""
+    _, model = COMMANDS[name]
+    if not isinstance(params, dict):
+        raise validation_error({"body": "must be a JSON object"})
+    if model is None:
+        if params:
+            raise validation_error(dict.fromkeys(params, "is not a known field"))
+        return {}
+    try:
+        return dump(model.model_validate(params))
+    except ValidationError as error:
+        raise validation_error(_fields_from_pydantic(error) or {"body": "is invalid"}) from None
+
+
+def api_error_for(failure: CommandFailed) -> APIError:
+    """The one mapping from a tunnel failure to the contract's error."""
+    if isinstance(failure, DeviceRejected):
+        detail = {"code": failure.code, "message": failure.message}
+        return APIError(
+            502, "device_error", "The device refused the command.", extra={"device_error": detail}
+        )
+    if isinstance(failure, DeviceTimeout):
+        return APIError(504, "device_timeout", "The device did not answer in time.")
+    if isinstance(failure, DeviceOffline):
+        return APIError(503, "device_offline", str(failure) or "The device is offline.")
+    return APIError(502, "device_error", str(failure))
+
+
+async def run_command(user, device_id, name: str, params: dict) -> dict:
+    """Run a command on a device for this user and return what the device answered."""
+    if name not in COMMANDS:
+        raise not_found("command")
+    device = await get_device_for(user, device_id)
+    if not user.has_role(COMMANDS[name][0]):
+        raise forbidden(f"Your role may not use '{name}' on this door.")
+    params = validated_params(name, params)
+    hub = current_hub()
+    context = {**actor_context(), "tenant_id": device.tenant_id}
+    command_id = hub.new_command_id()
+    entry = {"action": f"command.{name}", "target": f"device:{device.id}", **context}
+    await audit.record(
+        outcome="requested", details={"command_id": command_id, "params": params}, **entry
+    )
+    started = time.monotonic()
+    outcome, details = "ok", {}
+    try:
+        timeout = current_app.config["SETTINGS"].command_timeout_s
+        return await hub.send(device.id, name, params, timeout=timeout, command_id=command_id)
+    except CommandFailed as failure:
+        error = api_error_for(failure)
+        outcome, details = error.code, error.extra
+        raise error from None
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        details = {
+            "command_id": command_id,
+            "latency_ms": round((time.monotonic() - started) * 1000),
+            **details,
+        }
+        # Spawned: the outcome is recorded even when the HTTP request was cancelled.
+        await asyncio.shield(hub.spawn(audit.record(outcome=outcome, details=details, **entry)))

@@ -1,0 +1,183 @@
+"""Unsafe requests need the CSRF token; other tenants' ids are 404; door answers in plain words."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentra_tunnel.errors import APIError
+from sentra_tunnel.portal import door_actions
+
+
+async def test_post_without_csrf_is_refused(portal_as, bakery):
+    portal = await portal_as(bakery.admin)
+    refused = await portal.post("/shops", {"name": "Nowhere"}, csrf=False)
+    assert refused.status_code == 403
+    assert "Formular ist abgelaufen" in await refused.get_data(as_text=True)
+    field = await portal.post(
+        "/shops", {"name": "Somewhere", "csrf_token": portal.csrf_token}, csrf=False, htmx=False
+    )
+    assert field.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/doors/{id}"),
+        ("get", "/doors/{id}/config"),
+        ("get", "/events?door={id}"),
+        ("get", "/audit?device_id={id}"),
+        ("post", "/doors/{id}/open"),
+        ("post", "/doors/{id}/override"),
+        ("post", "/devices/{id}/revoke"),
+        ("post", "/devices/{id}/reprovision"),
+        ("post", "/devices/{id}/delete"),
+    ],
+)
+async def test_another_tenants_door_is_not_found(portal_as, bakery, kiosk_door, method, path):
+    portal = await portal_as(bakery.admin)
+    url = path.format(id=kiosk_door.id)
+    if method == "get":
+        response = await portal.get(url)
+    else:
+        response = await portal.post(url, {"mode": "open", "end": "forever"})
+    assert response.status_code == 404, url
+
+
+async def test_another_tenants_user_is_not_found(portal_as, bakery, kiosk):
+    portal = await portal_as(bakery.admin)
+    assert (await portal.post(f"/users/{kiosk.staff.id}", {"role": "viewer"})).status_code == 404
+    assert (await portal.post(f"/users/{kiosk.staff.id}/delete")).status_code == 404
+
+
+async def test_other_tenant_sees_no_doors(portal_as, kiosk, bakery_door):
+    portal = await portal_as(kiosk.staff)
+    html = await (await portal.get("/")).get_data(as_text=True)
+    assert "Front door" not in html and "Noch keine Türen" in html
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    """Replace the tunnel with a script: each call pops the next answer (dict or APIError)."""
+    calls, answers = [], []
+
+    async def fake(user, door_id, name, params):
+        calls.append((door_id, name, params))
+        answer = answers.pop(0)
+        if isinstance(answer, APIError):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(door_actions, "run_command", fake)
+    return calls, answers
+
+
+async def test_open_reports_success_with_the_state(portal_as, bakery, bakery_door, commands):
+    calls, answers = commands
+    answers.append({"opened": True, "door": "closed", "lock": "unlocked", "mode": "auto"})
+    portal = await portal_as(bakery.staff)
+    response = await portal.post(f"/doors/{bakery_door.id}/open", {"duration_s": "5"})
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Geöffnet." in html and "Entriegelt" in html
+    assert calls == [(bakery_door.id, "open", {"duration_s": 5})]
+
+
+@pytest.mark.parametrize(
+    "error, words",
+    [
+        (APIError(503, "device_offline", "offline"), "Die Tür ist offline"),
+        (APIError(504, "device_timeout", "late"), "nicht rechtzeitig geantwortet"),
+        (
+            APIError(
+                502,
+                "device_error",
+                "no",
+                extra={"device_error": {"code": "mode_locked", "message": "door is locked"}},
+            ),
+            "Meldung der Tür: door is locked",
+        ),
+        (APIError(403, "forbidden", "no"), "Das dürfen Sie nicht."),
+    ],
+)
+async def test_open_failures_in_plain_words(portal_as, bakery, bakery_door, commands, error, words):
+    commands[1].append(error)
+    portal = await portal_as(bakery.staff)
+    response = await portal.post(f"/doors/{bakery_door.id}/open")
+    html = await response.get_data(as_text=True)
+    assert response.status_code == error.status
+    assert "Nicht geöffnet." in html and words in html
+
+
+async def test_viewer_may_not_open(portal_as, bakery, bakery_door, commands):
+    portal = await portal_as(bakery.viewer)
+    response = await portal.post(f"/doors/{bakery_door.id}/open")
+    assert response.status_code == 403 and commands[0] == []
+
+
+async def test_override_for_an_hour(portal_as, bakery, bakery_door, commands):
+    calls, answers = commands
+    answers.append(
+        {
+            "door": "closed",
+            "lock": "unlocked",
+            "mode": "open",
+            "override_until": "2030-01-01T12:00:00Z",
+        }
+    )
+    portal = await portal_as(bakery.staff)
+    response = await portal.post(f"/doors/{bakery_door.id}/override", {"mode": "open", "end": "1h"})
+    assert "Modus gesetzt: Dauerhaft offen bis" in await response.get_data(as_text=True)
+    assert calls == [(bakery_door.id, "override", {"mode": "open", "duration_s": 3600})]
+
+
+def test_override_until_a_time_is_the_next_such_moment():
+    assert door_actions.override_params("locked", "forever", "") == {"mode": "locked"}
+    assert door_actions.override_params("auto", "1h", "") == {"mode": "auto"}
+    params = door_actions.override_params("open", "until", "23:59")
+    assert params["until"].endswith("Z")
+    assert door_actions.override_params("open", "until", "nonsense") is None
+
+
+async def test_config_form_round_trip(portal_as, bakery, bakery_door, commands):
+    calls, answers = commands
+    config = {
+        "open_duration_s": 5,
+        "timezone": "Europe/Berlin",
+        "schedule": [{"days": ["mon", "tue"], "from": "08:00", "to": "18:00"}],
+    }
+    answers.extend([config, {**config, "open_duration_s": 7}])
+    portal = await portal_as(bakery.admin)
+    form_html = await (await portal.get(f"/doors/{bakery_door.id}/config", htmx=True)).get_data(
+        as_text=True
+    )
+    assert 'value="08:00"' in form_html and 'name="rows" value="3"' in form_html
+    form = {
+        "rows": "3",
+        "open_duration_s": "7",
+        "timezone": "Europe/Berlin",
+        "from_0": "08:00",
+        "to_0": "18:00",
+        "days_0": "mon",
+    }
+    saved = await portal.post(f"/doors/{bakery_door.id}/config", form)
+    assert "Auf der Tür gespeichert." in await saved.get_data(as_text=True)
+    assert calls[1][2] == {
+        "open_duration_s": 7,
+        "timezone": "Europe/Berlin",
+        "schedule": [{"days": ["mon"], "from": "08:00", "to": "18:00"}],
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/doors/99999999999999999999999",
+        "/audit?device_id=99999999999999999999999&before=x&action=nope",
+        "/events?door=99999999999999999999999",
+        "/login?next=//evil.example",
+    ],
+)
+async def test_odd_input_never_answers_500(portal_as, bakery, path):
+    portal = await portal_as(bakery.admin)
+    response = await portal.get(path)
+    assert response.status_code < 500, path

@@ -1,0 +1,294 @@
+"""Login, logout, the current user, password changes, CSRF, cookies and login rate limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentra_tunnel.db import database
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.user import Session, User
+from tests.support.api import PASSWORD, ApiClient, error_code, make_user, session_cookie
+
+NEW_PASSWORD = "a much longer secret 42"
+
+
+async def actions() -> list[str]:
+    entries = await database.list(AuditEntry.select().order_by(AuditEntry.id))
+    return [entry.action for entry in entries]
+
+
+async def test_login_with_json_returns_user_and_csrf_token(client, bakery):
+    response = await client.login("bakery-staff")
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["csrf_token"]
+    assert body["user"]["username"] == "bakery-staff"
+    assert body["user"]["role"] == "staff"
+    assert body["user"]["tenant_id"] == bakery.tenant.id
+    assert body["user"]["shop_ids"] == [bakery.shop_a.id]
+    assert body["user"]["must_change_password"] is False
+    assert {"id", "username", "role", "tenant_id", "shop_ids", "must_change_password"} <= set(
+        body["user"]
+    )
+    me = await client.get("/auth/me")
+    assert me.status_code == 200
+    assert (await me.get_json())["csrf_token"] == body["csrf_token"]
+    assert await actions() == ["auth.login"]
+
+
+async def test_login_with_form(app, bakery):
+    client = app.test_client()
+    response = await client.post(
+        "/auth/login", form={"username": "bakery-admin", "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert (await response.get_json())["user"]["username"] == "bakery-admin"
+    assert (await client.get("/auth/me")).status_code == 200
+
+
+async def test_wrong_password_and_unknown_user_answer_alike(client, bakery):
+    wrong = await client.login("bakery-admin", "not the password")
+    unknown = await client.login("nobody-here", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert await wrong.get_json() == await unknown.get_json()
+    assert await error_code(wrong) == "invalid_credentials"
+    assert "Set-Cookie" not in wrong.headers
+    entries = await database.list(AuditEntry.select().order_by(AuditEntry.id))
+    assert [(e.action, e.outcome, e.actor) for e in entries] == [
+        ("auth.login_failed", "invalid_credentials", "bakery-admin"),
+        ("auth.login_failed", "invalid_credentials", "nobody-here"),
+    ]
+    assert entries[0].target == f"user:{bakery.admin.id}"
+    assert entries[0].tenant_id == bakery.tenant.id
+
+
+async def test_me_without_session_is_401(client):
+    response = await client.get("/auth/me")
+    assert response.status_code == 401
+    assert await error_code(response) == "not_authenticated"
+
+
+async def test_logout_kills_the_session_server_side(app, bakery):
+    client = ApiClient(app.test_client())
+    login = await client.login("bakery-admin")
+    cookie = session_cookie(login)
+    response = await client.post("/auth/logout")
+    assert response.status_code == 204
+    assert (await client.get("/auth/me")).status_code == 401
+    replay = await app.test_client().get("/auth/me", headers={"Cookie": f"sentra_session={cookie}"})
+    assert replay.status_code == 401
+    assert await database.count(Session.select()) == 0
+    assert await actions() == ["auth.login", "auth.logout"]
+
+
+async def test_copied_cookie_works_before_logout(app, bakery):
+    """The counterpart of the replay test above: the copy does work while the session lives."""
+    login = await ApiClient(app.test_client()).login("bakery-admin")
+    replay = await app.test_client().get(
+        "/auth/me", headers={"Cookie": f"sentra_session={session_cookie(login)}"}
+    )
+    assert replay.status_code == 200
+
+
+async def test_password_change_ends_other_sessions_only(login_as, bakery):
+    this = await login_as(bakery.admin)
+    other = await login_as(bakery.admin)
+    response = await this.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 204
+    assert (await this.get("/auth/me")).status_code == 200
+    assert (await this.get("/api/users")).status_code == 200
+    assert (await other.get("/auth/me")).status_code == 401
+    assert (await this.login("bakery-admin", PASSWORD)).status_code == 401
+    assert (await this.login("bakery-admin", NEW_PASSWORD)).status_code == 200
+    assert "auth.password" in await actions()
+
+
+@pytest.mark.parametrize("weak", ["short", "admin", "bakery-admin", PASSWORD, "é" * 40])
+async def test_weak_new_password_is_422(login_as, bakery, weak):
+    client = await login_as(bakery.admin)
+    response = await client.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": weak}
+    )
+    assert response.status_code == 422
+    assert await error_code(response) == "weak_password"
+
+
+async def test_wrong_current_password_is_401(login_as, bakery):
+    client = await login_as(bakery.admin)
+    response = await client.post(
+        "/auth/password", json={"current_password": "wrong one", "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 401
+    assert await error_code(response) == "invalid_credentials"
+    assert (await client.login("bakery-admin", PASSWORD)).status_code == 200
+
+
+async def test_password_change_needs_a_session(client):
+    response = await client.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 401
+    assert await error_code(response) == "not_authenticated"
+
+
+async def test_bootstrap_admin_is_held_until_the_password_changes(client):
+    assert (await client.login("admin", "admin")).status_code == 200
+    blocked = await client.get("/api/users")
+    assert blocked.status_code == 403
+    assert await error_code(blocked) == "password_change_required"
+    blocked = await client.post("/api/tenants", json={"name": "Early"})
+    assert await error_code(blocked) == "password_change_required"
+    me = await client.get("/auth/me")
+    assert me.status_code == 200
+    assert (await me.get_json())["user"]["must_change_password"] is True
+    response = await client.post(
+        "/auth/password", json={"current_password": "admin", "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 204
+    assert (await client.get("/api/tenants")).status_code == 200
+    me = await client.get("/auth/me")
+    assert (await me.get_json())["user"]["must_change_password"] is False
+
+
+async def test_logout_works_while_the_password_change_is_pending(client):
+    await client.login("admin", "admin")
+    assert (await client.post("/auth/logout")).status_code == 204
+    assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_users_created_by_an_admin_must_change_password(admin_client, app):
+    response = await admin_client.post(
+        "/api/users", json={"username": "newbie", "password": NEW_PASSWORD, "role": "staff"}
+    )
+    assert response.status_code == 201
+    assert (await response.get_json())["user"]["must_change_password"] is True
+    newbie = ApiClient(app.test_client())
+    assert (await newbie.login("newbie", NEW_PASSWORD)).status_code == 200
+    blocked = await newbie.get("/api/shops")
+    assert await error_code(blocked) == "password_change_required"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/tenants", {"name": "Forged"}),
+        ("post", "/auth/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        ("post", "/auth/logout", None),
+        ("patch", "/api/users/{id}", {"role": "viewer"}),
+        ("delete", "/api/users/{id}", None),
+    ],
+)
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+async def test_unsafe_requests_need_the_csrf_token(
+    app, superadmin, bakery, method, path, body, token
+):
+    api = ApiClient(app.test_client())
+    await api.login("operator")
+    headers = {} if token is None else {"X-CSRF-Token": token}
+    call = getattr(api.client, method)
+    kwargs = {"json": body} if body is not None else {}
+    response = await call(path.format(id=bakery.staff.id), headers=headers, **kwargs)
+    assert response.status_code == 403
+    assert await error_code(response) == "csrf_failed"
+    assert (await api.get("/auth/me")).status_code == 200  # nothing happened, still logged in
+    assert await User.aget_or_none(User.id == bakery.staff.id) is not None
+
+
+async def test_login_needs_no_csrf_token_even_with_a_session(login_as, bakery):
+    client = await login_as(bakery.admin)
+    response = await client.client.post(
+        "/auth/login", json={"username": "bakery-staff", "password": PASSWORD}
+    )
+    assert response.status_code == 200
+
+
+async def test_session_cookie_flags_in_debug(client, bakery):
+    response = await client.login("bakery-admin")
+    header = response.headers["Set-Cookie"].lower()
+    assert "httponly" in header
+    assert "samesite=lax" in header
+    assert "secure" not in header.replace("sentra_session", "")
+
+
+@pytest.mark.filterwarnings("ignore:Secure cookies")
+async def test_session_cookie_is_secure_without_debug(app_with):
+    app = await app_with(debug=False)
+    await make_user("clerk", "viewer")
+    response = await ApiClient(app.test_client()).login("clerk")
+    assert response.status_code == 200
+    attributes = [part.strip().lower() for part in response.headers["Set-Cookie"].split(";")]
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "secure" in attributes
+
+
+@pytest.fixture
+async def strict_app(app_with):
+    """An app whose login limits are small enough to reach quickly."""
+    app = await app_with(login_limit="3/minute", login_ip_limit="5/minute")
+    await make_user("clerk", "viewer")
+    return app
+
+
+def retry_after(response) -> int:
+    value = int(response.headers["Retry-After"])
+    assert value >= 1
+    return value
+
+
+async def test_failed_logins_per_username_are_rate_limited(strict_app):
+    client = ApiClient(strict_app.test_client())
+    for _ in range(3):
+        assert (await client.login("clerk", "wrong password")).status_code == 401
+    response = await client.login("clerk", PASSWORD)
+    assert response.status_code == 429
+    assert await error_code(response) == "rate_limited"
+    assert retry_after(response) <= 60
+    assert (await client.login("somebody-else", "wrong password")).status_code == 401
+
+
+async def test_logins_per_address_are_rate_limited(strict_app):
+    client = ApiClient(strict_app.test_client())
+    for number in range(5):
+        assert (await client.login(f"user-{number}", "wrong password")).status_code == 401
+    response = await client.login("clerk", PASSWORD)
+    assert response.status_code == 429
+    assert await error_code(response) == "rate_limited"
+    retry_after(response)
+    other_address = await strict_app.test_client().post(
+        "/auth/login",
+        json={"username": "clerk", "password": PASSWORD},
+        scope_base={"client": ("192.0.2.7", 40000)},
+    )
+    assert other_address.status_code == 200
+
+
+async def forwarded_login_ip(app, peer: str) -> str:
+    response = await app.test_client().post(
+        "/auth/login",
+        json={"username": "clerk", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        scope_base={"client": (peer, 40000)},
+    )
+    assert response.status_code == 200
+    entry = await database.get(AuditEntry.select().order_by(AuditEntry.id.desc()))
+    return entry.ip
+
+
+@pytest.mark.parametrize(
+    ("allowed", "peer", "expected"),
+    [
+        ((), "10.0.0.5", "10.0.0.5"),
+        (("10.0.0.0/8",), "10.0.0.5", "203.0.113.9"),
+        (("10.0.0.0/8",), "192.0.2.1", "192.0.2.1"),
+        (("*",), "192.0.2.1", "203.0.113.9"),
+    ],
+)
+async def test_forwarded_for_is_trusted_only_from_allowed_proxies(
+    app_with, allowed, peer, expected
+):
+    app = await app_with(forwarded_allow_ips=allowed)
+    await make_user("clerk", "viewer")
+    assert await forwarded_login_ip(app, peer) == expected

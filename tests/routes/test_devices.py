@@ -1,0 +1,250 @@
+"""Device lifecycle over the API: create, register, status, reprovision, revoke, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from sentra_tunnel.db import database
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.base import utcnow
+from sentra_tunnel.models.device import Device
+from sentra_tunnel.security import token_hash
+from tests.support.api import error_code
+from tests.tunnel.fakes import WAIT_S, FakeDevice, provision
+
+DEVICE_KEYS = {
+    "id",
+    "name",
+    "tenant_id",
+    "shop_id",
+    "registered",
+    "online",
+    "last_seen",
+    "agent_version",
+    "state",
+}
+
+
+async def _create(api, shop_id, name="Back door"):
+    return await api.post("/api/devices/create", json={"name": name, "shop_id": shop_id})
+
+
+async def _register(client, token, **extra):
+    return await client.post("/api/devices/register", json={"token": token, **extra})
+
+
+async def _actions(device_id) -> list[tuple[str, str]]:
+    query = AuditEntry.select().where(AuditEntry.target == f"device:{device_id}")
+    return [(e.actor, e.action) for e in await database.list(query.order_by(AuditEntry.id))]
+
+
+async def test_create_gives_a_one_time_token_stored_only_as_hash(admin_client, bakery):
+    response = await _create(admin_client, bakery.shop_a.id)
+    assert response.status_code == 201
+    body = await response.get_json()
+    assert set(body["device"]) == DEVICE_KEYS
+    assert body["device"]["registered"] is False and body["device"]["online"] is False
+    assert body["registration_token"].startswith("reg_")
+    assert body["expires_at"].endswith("Z")
+    row = await Device.aget(Device.id == body["device"]["id"])
+    assert row.registration_token_hash == token_hash(body["registration_token"])
+    assert body["registration_token"] not in str(row.__data__)
+    assert await _actions(row.id) == [("bakery-admin", "device.create")]
+
+
+async def test_register_returns_a_strong_key_stored_only_as_hash(admin_client, client, bakery):
+    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
+    response = await _register(client, token, hostname="pi-1", agent_version="1.0.0")
+    assert response.status_code == 201
+    body = await response.get_json()
+    assert body["ws_url"] == "ws://localhost/ws"
+    key_id, _, secret = body["api_key"].partition(".")
+    assert len(secret) >= 43  # 32 bytes, base64url
+    row = await Device.aget(Device.id == body["device_id"])
+    assert (row.key_id, row.key_hash) == (key_id, token_hash(secret))
+    assert (row.registered, row.hostname, row.agent_version) == (True, "pi-1", "1.0.0")
+    actor, action = (await _actions(row.id))[-1]
+    assert (actor, action) == (f"device:{row.id}", "device.register")
+
+
+async def test_register_behind_https_proxy_gives_wss(app, admin_client, bakery):
+    app.config["SETTINGS"] = app.config["SETTINGS"].with_overrides(forwarded_allow_ips=("*",))
+    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
+    response = await app.test_client().post(
+        "/api/devices/register",
+        json={"token": token},
+        headers={"X-Forwarded-Proto": "https", "Host": "doors.example.com"},
+    )
+    assert (await response.get_json())["ws_url"] == "wss://doors.example.com/ws"
+
+
+async def test_token_is_single_use(admin_client, client, bakery):
+    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
+    assert (await _register(client, token)).status_code == 201
+    again = await _register(client, token)
+    assert again.status_code == 401
+    assert await error_code(again) == "invalid_token"
+
+
+async def test_concurrent_registrations_with_one_token_yield_one_key(admin_client, app, bakery):
+    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
+    responses = await asyncio.gather(*(_register(app.test_client(), token) for _ in range(5)))
+    assert sorted(r.status_code for r in responses) == [201, 401, 401, 401, 401]
+
+
+@pytest.mark.parametrize("token", ["reg_unknown", "nonsense", "x" * 200])
+async def test_unknown_token_is_401(client, token):
+    response = await _register(client, token)
+    assert response.status_code == 401
+    assert await error_code(response) == "invalid_token"
+
+
+async def test_expired_token_is_401(admin_client, client, bakery):
+    body = await (await _create(admin_client, bakery.shop_a.id)).get_json()
+    expired = utcnow() - timedelta(seconds=1)
+    await database.run(
+        Device.update(registration_expires_at=expired)
+        .where(Device.id == body["device"]["id"])
+        .execute
+    )
+    response = await _register(client, body["registration_token"])
+    assert response.status_code == 401
+
+
+async def test_register_is_rate_limited_per_ip(client):
+    codes = [(await _register(client, f"reg_guess{n}")).status_code for n in range(11)]
+    assert codes == [401] * 10 + [429]
+
+
+async def test_register_rejects_unknown_fields(client):
+    response = await _register(client, "reg_x", surprise=True)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"name": "", "shop_id": 1}, {"name": "x" * 101, "shop_id": 1}, {"name": "A"}, {}],
+)
+async def test_create_validates(admin_client, bakery, body):
+    response = await admin_client.post("/api/devices/create", json=body)
+    assert response.status_code == 422
+    assert await error_code(response) == "validation_error"
+
+
+async def test_create_in_another_tenants_shop_is_404(admin_client, kiosk):
+    response = await _create(admin_client, kiosk.shop_a.id)
+    assert response.status_code == 404
+    assert await database.count(Device.select()) == 0
+
+
+async def test_superadmin_creates_in_any_tenant(superadmin_client, kiosk):
+    response = await _create(superadmin_client, kiosk.shop_b.id)
+    assert response.status_code == 201
+    assert (await response.get_json())["device"]["tenant_id"] == kiosk.tenant.id
+
+
+async def test_list_and_status_respect_tenant_and_shops(admin_client, login_as, bakery, kiosk):
+    in_a, _ = await provision(admin_client, bakery.shop_a.id, "A door")
+    in_b, _ = await provision(admin_client, bakery.shop_b.id, "B door")
+    kiosk_admin = await login_as(kiosk.admin)
+    other, _ = await provision(kiosk_admin, kiosk.shop_a.id, "Kiosk door")
+    listed = await (await admin_client.get("/api/devices")).get_json()
+    assert {d["id"] for d in listed["devices"]} == {in_a, in_b}
+    viewer = await login_as(bakery.viewer)  # limited to shop A
+    listed = await (await viewer.get("/api/devices")).get_json()
+    assert [d["id"] for d in listed["devices"]] == [in_a]
+    status = await viewer.get(f"/api/devices/{in_a}/status")
+    assert set((await status.get_json())["device"]) == DEVICE_KEYS
+    assert (await viewer.get(f"/api/devices/{in_b}/status")).status_code == 404
+    assert (await admin_client.get(f"/api/devices/{other}/status")).status_code == 404
+
+
+async def test_reprovision_revokes_the_key_and_closes_the_tunnel(app, admin_client, client, bakery):
+    device_id, api_key = await provision(admin_client, bakery.shop_a.id)
+    async with FakeDevice(app, api_key) as fake:
+        await fake.hello()
+        response = await admin_client.post(f"/api/devices/{device_id}/reprovision")
+        assert response.status_code == 201
+        body = await response.get_json()
+        assert set(body) == {"registration_token", "expires_at"}
+        assert await fake.wait_closed(timeout=1) == 4001
+    registered = await _register(client, body["registration_token"])
+    assert registered.status_code == 201
+    assert (await registered.get_json())["api_key"] != api_key
+    assert ("bakery-admin", "device.reprovision") in await _actions(device_id)
+
+
+async def test_revoke_kills_the_key_and_pending_token(admin_client, client, bakery):
+    created = await (await _create(admin_client, bakery.shop_a.id)).get_json()
+    device_id = created["device"]["id"]
+    assert (await admin_client.post(f"/api/devices/{device_id}/revoke")).status_code == 204
+    assert (await _register(client, created["registration_token"])).status_code == 401
+    row = await Device.aget(Device.id == device_id)
+    assert (row.key_hash, row.registered) == (None, False)
+    assert ("bakery-admin", "device.revoke") in await _actions(device_id)
+
+
+async def test_delete_removes_closes_and_publishes(app, admin_client, bakery):
+    device_id, api_key = await provision(admin_client, bakery.shop_a.id)
+    broker = app.extensions["broker"]
+    async with broker.subscribe(lambda e: e["type"] == "device_deleted") as events:
+        async with FakeDevice(app, api_key) as fake:
+            await fake.hello()
+            assert (await admin_client.delete(f"/api/devices/{device_id}")).status_code == 204
+            assert await fake.wait_closed(timeout=1) == 4001
+        event = await asyncio.wait_for(events.next(), WAIT_S)
+    assert event == {
+        "type": "device_deleted",
+        "device_id": device_id,
+        "tenant_id": bakery.tenant.id,
+        "shop_id": bakery.shop_a.id,
+    }
+    assert (await admin_client.get(f"/api/devices/{device_id}/status")).status_code == 404
+    assert ("bakery-admin", "device.delete") in await _actions(device_id)
+
+
+MANAGE = [
+    ("post", "/api/devices/{id}/reprovision"),
+    ("post", "/api/devices/{id}/revoke"),
+    ("delete", "/api/devices/{id}"),
+]
+
+
+@pytest.mark.parametrize("method, path", MANAGE)
+async def test_staff_and_viewer_cannot_manage_a_visible_device(
+    admin_client, login_as, bakery, method, path
+):
+    device_id, _ = await provision(admin_client, bakery.shop_a.id)
+    for user in (bakery.staff, bakery.viewer):
+        api = await login_as(user)
+        response = await getattr(api, method)(path.format(id=device_id))
+        assert response.status_code == 403, user.username
+    assert (
+        await api.post("/api/devices/create", json={"name": "x", "shop_id": 1})
+    ).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "method, path", [*MANAGE, ("get", "/api/devices/{id}/status")], ids=lambda v: str(v)
+)
+async def test_another_tenants_device_is_404_and_untouched(
+    app, admin_client, login_as, kiosk, method, path
+):
+    kiosk_admin = await login_as(kiosk.admin)
+    device_id, api_key = await provision(kiosk_admin, kiosk.shop_a.id)
+    async with FakeDevice(app, api_key) as fake:
+        await fake.hello()
+        response = await getattr(admin_client, method)(path.format(id=device_id))
+        assert response.status_code == 404
+        assert await error_code(response) == "not_found"
+        row = await Device.aget(Device.id == device_id)
+        assert (row.registered, row.online, row.key_hash is not None) == (True, True, True)
+
+
+async def test_unauthenticated_device_calls_are_401(client):
+    for method, path in [*MANAGE, ("get", "/api/devices"), ("get", "/api/devices/1/status")]:
+        response = await getattr(client, method)(path.format(id=1))
+        assert response.status_code == 401, path

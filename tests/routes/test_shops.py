@@ -1,0 +1,59 @@
+"""Shops of a tenant: its admins and the platform operator create and list them."""
+
+from __future__ import annotations
+
+from sentra_tunnel.db import database
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.tenant import Shop
+from tests.support.api import error_code
+
+
+async def test_an_admin_lists_the_tenants_shops(admin_client, bakery):
+    response = await admin_client.get("/api/shops")
+    assert response.status_code == 200
+    assert (await response.get_json())["shops"] == [
+        {"id": bakery.shop_a.id, "name": "Bakery A", "tenant_id": bakery.tenant.id},
+        {"id": bakery.shop_b.id, "name": "Bakery B", "tenant_id": bakery.tenant.id},
+    ]
+
+
+async def test_an_admin_creates_a_shop_in_the_own_tenant(admin_client, bakery):
+    for body in ({"name": "Station"}, {"name": "Market", "tenant_id": bakery.tenant.id}):
+        response = await admin_client.post("/api/shops", json=body)
+        assert response.status_code == 201
+        shop = (await response.get_json())["shop"]
+        assert (shop["name"], shop["tenant_id"]) == (body["name"], bakery.tenant.id)
+    entries = await database.list(
+        AuditEntry.select().where(AuditEntry.action == "shop.create").order_by(AuditEntry.id)
+    )
+    assert [entry.details["name"] for entry in entries] == ["Station", "Market"]
+    assert {entry.tenant_id for entry in entries} == {bakery.tenant.id}
+    assert {entry.actor for entry in entries} == {"bakery-admin"}
+
+
+async def test_the_platform_operator_names_the_tenant(superadmin_client, kiosk):
+    response = await superadmin_client.post("/api/shops", json={"name": "Station"})
+    assert response.status_code == 422
+    assert "tenant_id" in (await response.get_json())["error"]["fields"]
+    response = await superadmin_client.post(
+        "/api/shops", json={"name": "Station", "tenant_id": 999999}
+    )
+    assert response.status_code == 404
+    assert await error_code(response) == "not_found"
+    response = await superadmin_client.post(
+        "/api/shops", json={"name": "Station", "tenant_id": kiosk.tenant.id}
+    )
+    assert response.status_code == 201
+    assert (await response.get_json())["shop"]["tenant_id"] == kiosk.tenant.id
+
+
+async def test_duplicate_shop_name_in_a_tenant_is_409(admin_client, superadmin_client, kiosk):
+    response = await admin_client.post("/api/shops", json={"name": "Bakery A"})
+    assert response.status_code == 409
+    assert await error_code(response) == "conflict"
+    # The same name in another tenant is fine.
+    response = await superadmin_client.post(
+        "/api/shops", json={"name": "Bakery A", "tenant_id": kiosk.tenant.id}
+    )
+    assert response.status_code == 201
+    assert await database.count(Shop.select().where(Shop.name == "Bakery A")) == 2

@@ -1,0 +1,189 @@
+"""Users of a tenant: create, change, reset, disable and delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentra_tunnel.db import database
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.user import Session, User
+from tests.support.api import PASSWORD, ApiClient, error_code
+
+NEW_PASSWORD = "a much longer secret 42"
+
+
+async def last_audit() -> AuditEntry:
+    return await database.get(AuditEntry.select().order_by(AuditEntry.id.desc()))
+
+
+async def test_create_a_user_in_the_own_tenant(admin_client, bakery):
+    response = await admin_client.post(
+        "/api/users",
+        json={
+            "username": "clerk",
+            "password": NEW_PASSWORD,
+            "role": "staff",
+            "shop_ids": [bakery.shop_b.id, bakery.shop_a.id],
+        },
+    )
+    assert response.status_code == 201
+    user = (await response.get_json())["user"]
+    assert user["username"] == "clerk"
+    assert user["role"] == "staff"
+    assert user["tenant_id"] == bakery.tenant.id
+    assert user["shop_ids"] == sorted([bakery.shop_a.id, bakery.shop_b.id])
+    assert user["must_change_password"] is True
+    entry = await last_audit()
+    assert (entry.action, entry.target, entry.actor) == (
+        "user.create",
+        f"user:{user['id']}",
+        "bakery-admin",
+    )
+    assert entry.tenant_id == bakery.tenant.id
+    assert NEW_PASSWORD not in str(entry.details)
+    shown = await admin_client.get(f"/api/users/{user['id']}")
+    assert (await shown.get_json())["user"] == user
+
+
+async def test_the_platform_operator_names_the_tenant(superadmin_client, bakery):
+    body = {"username": "clerk", "password": NEW_PASSWORD, "role": "viewer"}
+    response = await superadmin_client.post("/api/users", json=body)
+    assert response.status_code == 422
+    assert "tenant_id" in (await response.get_json())["error"]["fields"]
+    response = await superadmin_client.post(
+        "/api/users", json={**body, "tenant_id": bakery.tenant.id}
+    )
+    assert response.status_code == 201
+    response = await superadmin_client.post(
+        "/api/users", json={**body, "username": "clerk2", "tenant_id": 999999}
+    )
+    assert response.status_code == 404
+
+
+async def test_the_platform_operator_creates_another_operator(superadmin_client):
+    response = await superadmin_client.post(
+        "/api/users", json={"username": "ops2", "password": NEW_PASSWORD, "role": "superadmin"}
+    )
+    assert response.status_code == 201
+    assert (await response.get_json())["user"]["tenant_id"] is None
+
+
+async def test_duplicate_username_is_409(admin_client):
+    body = {"username": "bakery-staff", "password": NEW_PASSWORD, "role": "viewer"}
+    response = await admin_client.post("/api/users", json=body)
+    assert response.status_code == 409
+    assert await error_code(response) == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("role", "shop_ids"), [("admin", "shop_a"), ("staff", "missing"), ("viewer", "kiosk")]
+)
+async def test_shop_ids_are_checked_against_the_tenant(admin_client, kiosk, bakery, role, shop_ids):
+    ids = {
+        "shop_a": [bakery.shop_a.id],
+        "missing": [999999],
+        "kiosk": [kiosk.shop_a.id],
+    }[shop_ids]
+    body = {"username": "clerk", "password": NEW_PASSWORD, "role": role, "shop_ids": ids}
+    response = await admin_client.post("/api/users", json=body)
+    assert response.status_code == 422
+    assert "shop_ids" in (await response.get_json())["error"]["fields"]
+    assert await User.aget_or_none(User.username == "clerk") is None
+
+
+async def test_weak_initial_password_is_422(admin_client):
+    response = await admin_client.post(
+        "/api/users", json={"username": "clerk", "password": "short", "role": "viewer"}
+    )
+    assert response.status_code == 422
+    assert await error_code(response) == "weak_password"
+
+
+async def test_patch_role_and_shops(admin_client, bakery):
+    response = await admin_client.patch(
+        f"/api/users/{bakery.viewer.id}", json={"role": "staff", "shop_ids": [bakery.shop_b.id]}
+    )
+    assert response.status_code == 200
+    user = (await response.get_json())["user"]
+    assert (user["role"], user["shop_ids"]) == ("staff", [bakery.shop_b.id])
+    entry = await last_audit()
+    assert entry.action == "user.update"
+    assert entry.details == {"role": "staff", "shop_ids": [bakery.shop_b.id]}
+
+
+async def test_promoting_a_limited_user_to_admin_drops_the_shop_limit(admin_client, bakery):
+    response = await admin_client.patch(f"/api/users/{bakery.staff.id}", json={"role": "admin"})
+    assert response.status_code == 200
+    user = (await response.get_json())["user"]
+    assert (user["role"], user["shop_ids"]) == ("admin", [])
+
+
+async def test_password_reset_forces_a_change_and_ends_sessions(admin_client, login_as, bakery):
+    staff = await login_as(bakery.staff)
+    response = await admin_client.patch(
+        f"/api/users/{bakery.staff.id}", json={"password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200
+    assert (await response.get_json())["user"]["must_change_password"] is True
+    assert (await staff.get("/auth/me")).status_code == 401
+    assert (await staff.login("bakery-staff", PASSWORD)).status_code == 401
+    assert (await staff.login("bakery-staff", NEW_PASSWORD)).status_code == 200
+    assert await error_code(await staff.get("/api/users")) == "password_change_required"
+    entry = await database.get(
+        AuditEntry.select().where(AuditEntry.action == "user.update").order_by(AuditEntry.id)
+    )
+    assert entry.details == {"password_reset": True}
+
+
+async def test_weak_reset_password_is_422(admin_client, bakery):
+    response = await admin_client.patch(f"/api/users/{bakery.staff.id}", json={"password": "x"})
+    assert response.status_code == 422
+    assert await error_code(response) == "weak_password"
+    assert (await User.aget_by_id(bakery.staff.id)).must_change_password is False
+
+
+async def test_disable_ends_sessions_and_blocks_login(admin_client, login_as, app, bakery):
+    staff = await login_as(bakery.staff)
+    response = await admin_client.patch(f"/api/users/{bakery.staff.id}", json={"disabled": True})
+    assert response.status_code == 200
+    assert (await response.get_json())["user"]["disabled"] is True
+    assert (await staff.get("/auth/me")).status_code == 401
+    login = await ApiClient(app.test_client()).login("bakery-staff")
+    assert login.status_code == 401
+    assert await error_code(login) == "invalid_credentials"
+    await admin_client.patch(f"/api/users/{bakery.staff.id}", json={"disabled": False})
+    assert (await ApiClient(app.test_client()).login("bakery-staff")).status_code == 200
+
+
+async def test_delete_a_user(admin_client, login_as, bakery):
+    staff = await login_as(bakery.staff)
+    response = await admin_client.delete(f"/api/users/{bakery.staff.id}")
+    assert response.status_code == 204
+    assert (await admin_client.get(f"/api/users/{bakery.staff.id}")).status_code == 404
+    assert (await admin_client.delete(f"/api/users/{bakery.staff.id}")).status_code == 404
+    assert (await staff.get("/auth/me")).status_code == 401
+    assert await database.count(Session.select().where(Session.user == bakery.staff.id)) == 0
+    entry = await last_audit()
+    assert (entry.action, entry.target) == ("user.delete", f"user:{bakery.staff.id}")
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("delete", None), ("patch", {"disabled": True}), ("patch", {"role": "viewer"})],
+)
+async def test_nobody_removes_or_demotes_themselves(admin_client, bakery, method, body):
+    kwargs = {"json": body} if body else {}
+    response = await getattr(admin_client, method)(f"/api/users/{bakery.admin.id}", **kwargs)
+    assert 400 <= response.status_code < 500
+    await error_code(response)
+    me = await User.aget_by_id(bakery.admin.id)
+    assert (me.role, me.disabled) == ("admin", False)
+    assert (await admin_client.get("/auth/me")).status_code == 200
+
+
+async def test_a_tenant_user_cannot_become_a_platform_operator(superadmin_client, bakery):
+    response = await superadmin_client.patch(
+        f"/api/users/{bakery.staff.id}", json={"role": "superadmin"}
+    )
+    assert response.status_code == 403
+    assert (await User.aget_by_id(bakery.staff.id)).role == "staff"

@@ -1,0 +1,113 @@
+"""The hub: results resolve the right request; no future outlives its command, whatever happens."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from quart import g
+
+from sentra_tunnel.db import database
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.tunnel.commands import run_command
+from sentra_tunnel.tunnel.hub import DeviceOffline, DeviceRejected, DeviceTimeout
+
+from .fakes import STATE, WAIT_S, FakeDevice
+
+
+async def test_offline_device_fails_at_once_without_a_pending_future(hub, device):
+    started = time.monotonic()
+    with pytest.raises(DeviceOffline):
+        await hub.send(device.id, "status", {}, timeout=10)
+    assert time.monotonic() - started < 0.5
+    assert hub.pending == {}
+
+
+async def test_result_resolves_and_late_duplicate_is_dropped(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        request = asyncio.ensure_future(hub.send(device.id, "status", {}, timeout=WAIT_S))
+        command = await fake.receive()
+        assert command["name"] == "status" and command["params"] == {}
+        await fake.answer(command, STATE)
+        assert await asyncio.wait_for(request, WAIT_S) == STATE
+        assert hub.pending == {}
+        dropped = hub.dropped_results
+        await fake.answer(command, STATE)  # answered already
+        await fake.send({"type": "result", "id": "never-sent", "success": True, "result": {}})
+        await _processed(fake)
+        assert hub.dropped_results == dropped + 2
+
+
+async def test_device_error_is_raised_with_its_code(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        request = asyncio.ensure_future(hub.send(device.id, "open", {}, timeout=WAIT_S))
+        command = await fake.receive()
+        await fake.answer(command, error={"code": "door_jammed", "message": "stuck"})
+        with pytest.raises(DeviceRejected) as rejected:
+            await asyncio.wait_for(request, WAIT_S)
+        assert (rejected.value.code, rejected.value.message) == ("door_jammed", "stuck")
+        assert hub.pending == {}
+
+
+async def test_timeout_leaves_nothing_behind_and_a_late_answer_is_dropped(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        request = asyncio.ensure_future(hub.send(device.id, "open", {}, timeout=0.3))
+        command = await fake.receive()
+        with pytest.raises(DeviceTimeout):
+            await asyncio.wait_for(request, WAIT_S)
+        assert hub.pending == {}
+        assert hub.connections[device.id].in_flight == {}
+        dropped = hub.dropped_results
+        await fake.answer(command, {"opened": True})
+        await _processed(fake)
+        assert hub.dropped_results == dropped + 1
+
+
+async def test_disconnect_mid_command_fails_it_as_offline(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        request = asyncio.ensure_future(hub.send(device.id, "open", {}, timeout=WAIT_S))
+        await fake.receive()
+    with pytest.raises(DeviceOffline):
+        await asyncio.wait_for(request, WAIT_S)
+    assert hub.pending == {}
+    assert device.id not in hub.connections
+
+
+async def test_cancelled_request_leaves_nothing_behind_and_is_audited(app, hub, device, bakery):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        async with app.test_request_context("/api/commands/1/open", method="POST"):
+            g.user = bakery.staff
+            request = asyncio.ensure_future(run_command(bakery.staff, device.id, "open", {}))
+            command = await fake.receive()
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+        assert hub.pending == {}
+        assert hub.connections[device.id].in_flight == {}
+        await hub.drain()
+        await fake.answer(command, {"opened": True})
+    query = AuditEntry.select().where(AuditEntry.action == "command.open")
+    outcomes = [entry.outcome for entry in await database.list(query.order_by(AuditEntry.id))]
+    assert outcomes == ["requested", "cancelled"]
+
+
+async def test_a_slow_reader_is_closed_not_buffered(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        connection = hub.connections[device.id]
+        for _ in range(connection.outbox.maxsize + 1):
+            connection.send({"type": "error", "error": {"code": "x", "message": "flood"}})
+        assert connection.close_code == 1013
+        await hub.drain()
+
+
+async def _processed(fake: FakeDevice) -> None:
+    """Frames are handled in order: once a bad frame's error comes back, all before it are done."""
+    await fake.send("sync")
+    assert (await fake.receive())["type"] == "error"

@@ -1,0 +1,84 @@
+"""Frame parsing and builders: every malformed kind maps to the contract's error code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sentra_tunnel.tunnel import protocol
+from sentra_tunnel.tunnel.protocol import FrameError, parse_frame
+
+from .fakes import STATE
+
+MALFORMED = {
+    "binary": (b'{"type": "hello"}', protocol.INVALID_FORMAT),
+    "empty binary": (None, protocol.INVALID_FORMAT),
+    "not json": ("hello there", protocol.INVALID_FORMAT),
+    "deeply nested": ("[" * 50_000 + "]" * 50_000, protocol.INVALID_FORMAT),
+    "array": ("[1, 2]", protocol.INVALID_FORMAT),
+    "string": ('"hello"', protocol.INVALID_FORMAT),
+    "no type": ("{}", protocol.INVALID_FORMAT),
+    "type not a string": ('{"type": 5}', protocol.INVALID_FORMAT),
+    "unknown type": ('{"type": "teleport"}', protocol.UNKNOWN_TYPE),
+    "server-only type": ('{"type": "welcome"}', protocol.UNKNOWN_TYPE),
+    "hello without state": ('{"type": "hello", "agent_version": "1"}', protocol.INVALID_FORMAT),
+    "result without id": ('{"type": "result", "success": true, "result": {}}', "invalid_format"),
+    "result ok without result": (
+        '{"type": "result", "id": "a", "success": true}',
+        "invalid_format",
+    ),
+    "result failed without error": (
+        '{"type": "result", "id": "a", "success": false}',
+        protocol.INVALID_FORMAT,
+    ),
+    "result success not bool": (
+        '{"type": "result", "id": "a", "success": "yes", "result": {}}',
+        protocol.INVALID_FORMAT,
+    ),
+    "event without data": ('{"type": "event", "event": "state"}', protocol.INVALID_FORMAT),
+}
+
+
+@pytest.mark.parametrize("raw, code", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_frames_raise_frame_error(raw, code):
+    with pytest.raises(FrameError) as caught:
+        parse_frame(raw)
+    assert caught.value.code == code
+    assert caught.value.message and "Traceback" not in caught.value.message
+
+
+def test_hello_parses_with_its_door_state():
+    frame = parse_frame(json.dumps({"type": "hello", "agent_version": "1.0", "state": STATE}))
+    assert isinstance(frame, protocol.HelloFrame)
+    assert frame.state.door == "closed"
+
+
+def test_unknown_event_and_bad_state_are_rejected():
+    unknown = parse_frame(json.dumps({"type": "event", "event": "smoke", "data": {}}))
+    with pytest.raises(FrameError) as caught:
+        protocol.parse_state(unknown)
+    assert caught.value.code == protocol.UNKNOWN_TYPE
+    bad = parse_frame(json.dumps({"type": "event", "event": "state", "data": {"door": "ajar"}}))
+    with pytest.raises(FrameError) as caught:
+        protocol.parse_state(bad)
+    assert caught.value.code == protocol.INVALID_FORMAT
+
+
+def test_frame_size_counts_utf8_bytes():
+    assert protocol.frame_size("ä" * 10) == 20
+    assert protocol.frame_size(b"abc") == 3
+
+
+def test_builders_match_the_contract():
+    assert protocol.welcome(7, 20) == {"type": "welcome", "device_id": 7, "heartbeat_s": 20}
+    assert protocol.command("x", "open", {}) == {
+        "type": "command",
+        "id": "x",
+        "name": "open",
+        "params": {},
+    }
+    assert protocol.error("unknown_type", "m") == {
+        "type": "error",
+        "error": {"code": "unknown_type", "message": "m"},
+    }
