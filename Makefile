@@ -39,6 +39,11 @@ lint: test-deps
 test: lint
 	$(BIN)/pytest -q
 
+# Development only: rebuild the committed, minified stylesheet from the templates (needs npm).
+css:
+	npm ci --no-audit --no-fund
+	npm run css
+
 format: test-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .

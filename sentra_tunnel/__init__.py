@@ -2,82 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 
-from quart import Quart
-from quart_schema import Info, QuartSchema
+def create_app(config=None):
+    """Build the server app; `config` is a Settings, or overrides applied to the environment's.
 
-from . import auth, errors, ratelimit, tunnel
-from .bootstrap import ensure_first_admin
-from .config import PROJECT_ROOT, Settings, from_environment
-from .db import database, open_async
-from .routes import audit as audit_routes
-from .routes import auth as auth_routes
-from .routes import commands, devices, shops, tenants, users
-from .tunnel import http as tunnel_http
+    The import happens here so that the Pi agent, which lives in this package too, can import
+    `sentra_tunnel.agent` without loading the server's web stack.
+    """
+    from .app import build_app
 
-MAX_BODY_BYTES = 1024 * 1024
-BLUEPRINTS = (
-    auth_routes.blueprint,
-    tenants.blueprint,
-    shops.blueprint,
-    users.blueprint,
-    audit_routes.blueprint,
-    devices.blueprint,
-    commands.blueprint,
-    tunnel_http.blueprint,
-)
-
-
-def create_app(config: Settings | dict | None = None) -> Quart:
-    """Build the app; `config` is a Settings, or overrides applied to the environment's."""
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = from_environment().with_overrides(**(config or {}))
-    app = Quart(
-        __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
-    app.config.update(
-        SETTINGS=settings,
-        SECRET_KEY=settings.secret_key,
-        DEBUG=settings.debug,
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
-    )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
-    QuartSchema(
-        app,
-        info=Info(title="Sentra Tunnel Server", version="1.0.0"),
-        openapi_path="/openapi.json",
-        swagger_ui_path="/docs",
-        redoc_ui_path=None,
-        scalar_ui_path=None,
-    )
-    errors.init_app(app)
-    ratelimit.init_app(app)
-    auth.init_app(app)
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
-    from . import portal
-
-    portal.init_app(app)
-    _init_database(app, settings)
-    tunnel.init_app(app)
-    return app
-
-
-def _init_database(app: Quart, settings: Settings) -> None:
-    @app.before_serving
-    async def open_database() -> None:
-        database.initialize(open_async(settings.database_url))
-        await ensure_first_admin(settings.bcrypt_rounds)
-
-    @app.after_serving
-    async def close_database() -> None:
-        await database.close_pool()
+    return build_app(config)

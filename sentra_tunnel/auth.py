@@ -9,6 +9,7 @@ from quart import Quart, current_app, g, request
 from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
 
 from .errors import APIError, forbidden
+from .models import audit
 from .models.user import Session, User, end_session, load_session, start_session
 from .security import client_ip, same_secret
 
@@ -84,18 +85,23 @@ async def _require_password_change() -> None:
 
 
 async def sign_in(user: User) -> Session:
+    """Start a session for a user whose credentials were checked, and audit the login."""
     if current_user.auth_id:
         await end_session(current_user.auth_id)  # a new login replaces this browser's session
     raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
     login_user(AuthUser(raw))
     g.user, g.session = user, session
+    await audit.record("auth.login", target=f"user:{user.id}", **actor_context())
     return session
 
 
 async def sign_out() -> None:
-    raw = current_user.auth_id
-    if raw:
-        await end_session(raw)
+    """End this browser's session server-side (audited), so a copied cookie stops working."""
+    user = current_account()
+    if user is not None:
+        await audit.record("auth.logout", target=f"user:{user.id}", **actor_context())
+    if current_user.auth_id:
+        await end_session(current_user.auth_id)
     logout_user()
     g.user = g.session = None
 

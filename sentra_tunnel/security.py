@@ -9,7 +9,7 @@ import ipaddress
 import secrets
 
 import bcrypt
-from quart import current_app, request
+from quart import current_app, has_request_context, request, websocket
 
 MAX_PASSWORD_BYTES = 72  # bcrypt 5 refuses longer input instead of truncating
 MIN_PASSWORD_LENGTH = 10
@@ -83,9 +83,10 @@ def _trusted_proxy(address: str) -> bool:
 
 
 def client_ip() -> str:
-    """The peer address, or the one a trusted proxy forwarded for it."""
-    address = request.remote_addr or ""
-    forwarded = request.headers.get("X-Forwarded-For", "")
+    """The peer address, or the one a trusted proxy forwarded for it (HTTP or WebSocket)."""
+    incoming = request if has_request_context() else websocket
+    address = incoming.remote_addr or ""
+    forwarded = incoming.headers.get("X-Forwarded-For", "")
     if forwarded and _trusted_proxy(address):
         return forwarded.split(",")[-1].strip()
     return address

@@ -43,8 +43,8 @@ class ConfigStore:
 
 def make_door(kind: str, gpio: GpioSettings) -> Door:
     if kind == "sim":
-        log.warning("door backend: sim (no hardware is switched)")
-        return SimDoor()
+        log.warning("door backend: sim (no hardware is switched; SIGUSR1/SIGUSR2 open/close it)")
+        return _signal_controlled(SimDoor())
     return GpioDoor(
         gpio.relay_pin,
         gpio.contact_pin,
@@ -52,6 +52,14 @@ def make_door(kind: str, gpio: GpioSettings) -> Door:
         contact_closed_when_low=gpio.contact_closed_when_low,
         bounce_s=gpio.bounce_s,
     )
+
+
+def _signal_controlled(door: SimDoor) -> SimDoor:
+    """Let demos and tests open and close the simulated door contact: kill -USR1 / -USR2."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, door.set_contact, True)
+    loop.add_signal_handler(signal.SIGUSR2, door.set_contact, False)
+    return door
 
 
 async def run(

@@ -183,7 +183,10 @@ class TunnelClient:
     async def run_command(self, message: dict) -> dict:
         """Turn a command frame into its result frame; the one place errors become codes."""
         command_id, name = message.get("id"), message.get("name")
-        log.info("command %s: %s", command_id, name)
+        # The server probes with `status` every heartbeat; only commands that act are worth INFO.
+        log.log(
+            logging.DEBUG if name == "status" else logging.INFO, "command %s: %s", command_id, name
+        )
         try:
             result = await self.controller.handle(name, message.get("params") or {})
         except CommandError as exc:

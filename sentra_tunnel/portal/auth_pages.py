@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from quart import Blueprint, request
 
-from ..auth import actor_context, current_account, current_session, sign_in, sign_out
+from ..auth import current_account, sign_in, sign_out
 from ..errors import APIError
-from ..models import audit
-from ..models.user import User, end_sessions_of
+from ..models.user import User
 from ..ratelimit import exempt, rate_limit
-from ..routes.auth import authenticate, save_new_password
-from ..security import check_password, password_problem
+from ..routes.auth import authenticate, change_own_password
 from . import i18n
 from .i18n import gettext as _
 from .web import error_text, form, go_to, go_to_path, portal_page, render, safe_next
@@ -41,7 +39,6 @@ async def login_submit():
             "login.html", status=status, error=error_text(error), username=username, next=next_path
         )
     await sign_in(user)
-    await audit.record("auth.login", target=f"user:{user.id}", **actor_context())
     i18n.use_language(i18n.pick_language(user))
     if user.must_change_password:
         return go_to("portal_auth.password")
@@ -52,9 +49,6 @@ async def login_submit():
 @exempt("ends a session; needs one")
 async def logout():
     """End this session on the server."""
-    user = current_account()
-    if user is not None:
-        await audit.record("auth.logout", target=f"user:{user.id}", **actor_context())
     await sign_out()
     return go_to("portal_auth.login")
 
@@ -75,7 +69,7 @@ async def password_submit():
     user = current_account()
     forced = user.must_change_password
     data = await request.form
-    problem = await change_own_password(
+    problem = await _change_password(
         user, data.get("current_password", ""), data.get("new_password", ""), data
     )
     if problem:
@@ -85,20 +79,16 @@ async def password_submit():
     return await render("password.html", forced=False, saved=True)
 
 
-async def change_own_password(user: User, current: str, new: str, data) -> dict | None:
-    """The same rules as POST /auth/password; returns field errors or None when saved."""
+async def _change_password(user: User, current: str, new: str, data) -> dict | None:
+    """The same rules as POST /auth/password; returns field errors, or None when saved."""
     if new != data.get("new_password_repeat", new):
         return {"new_password_repeat": _("The two new passwords differ.")}
-    if not await check_password(current[:200], user.password_hash):
-        return {"current_password": _("The current password is wrong.")}
-    problem = password_problem(new[:200], user.username)
-    if problem is None and new == current:
-        problem = "must differ from the current password"
-    if problem:
-        return {"new_password": password_problem_text(problem)}
-    await save_new_password(user, new, must_change=False)
-    await end_sessions_of(user.id, keep_session_id=current_session().id)
-    await audit.record("auth.password", target=f"user:{user.id}", **actor_context())
+    try:
+        await change_own_password(user, current[:200], new[:200])
+    except APIError as error:
+        if error.code == "invalid_credentials":
+            return {"current_password": _("The current password is wrong.")}
+        return {"new_password": password_problem_text(error.fields["new_password"])}
     return None
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pydantic import ValidationError
 from quart import Blueprint
 
-from ..auth import actor_context, current_account
+from ..auth import current_account
 from ..errors import APIError, validation_error
-from ..models import audit
 from ..models.tenant import list_tenants, shops_visible_to
 from ..models.user import TENANT_ROLES, get_user_for, users_visible_to
 from ..ratelimit import rate_limit
-from ..routes.users import create_user, update_user
+from ..routes.users import create_user, delete_user, update_user
 from ..schemas import UserIn, UserPatch
 from .web import form, form_list, int_or_none, portal_page, render
 
@@ -110,13 +109,8 @@ async def delete(user_id: int):
     """Delete a user; their sessions end with them."""
     actor = current_account()
     target = await get_user_for(actor, user_id)
-    if target.id == actor.id:
-        return await users_page(422, error=validation_error({"id": "yourself"}))
-    await target.adelete_instance(recursive=True)
-    await audit.record(
-        "user.delete",
-        target=f"user:{target.id}",
-        details={"username": target.username},
-        **{**actor_context(), "tenant_id": target.tenant_id},
-    )
+    try:
+        await delete_user(actor, target)
+    except APIError as error:
+        return await users_page(error.status, error=error)
     return await users_page(done="deleted", notice_name=target.username)

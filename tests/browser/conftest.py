@@ -20,7 +20,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 390, "height": 844}
-SIM_AGENT = Path(__file__).with_name("sim_agent.py")
 
 
 @pytest.fixture
@@ -63,10 +62,21 @@ class SimAgent:
         self.process: subprocess.Popen | None = None
         self.log = workdir / "agent.log"
 
+    @staticmethod
+    def _script(name: str) -> str:
+        return str(Path(sys.executable).with_name(name))
+
     def register(self, token: str, server: str) -> None:
-        command = str(Path(sys.executable).with_name("sentra-register"))
         subprocess.run(
-            [command, "--token", token, "--server", server, "--config", str(self.config)],
+            [
+                self._script("sentra-register"),
+                "--token",
+                token,
+                "--server",
+                server,
+                "--config",
+                str(self.config),
+            ],
             check=True,
             capture_output=True,
             timeout=30,
@@ -74,7 +84,7 @@ class SimAgent:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(SIM_AGENT), "--config", str(self.config), "--door", "sim"],
+            [self._script("sentra-agent"), "--config", str(self.config), "--door", "sim"],
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
