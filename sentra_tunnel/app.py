@@ -17,6 +17,7 @@ from .routes import commands, devices, shops, tenants, users
 from .tunnel import http as tunnel_http
 
 MAX_BODY_BYTES = 1024 * 1024
+SWAGGER_UI = "/static/vendor/swagger-ui-5.32.0"
 BLUEPRINTS = (
     auth_routes.blueprint,
     tenants.blueprint,
@@ -46,6 +47,9 @@ def build_app(config: Settings | dict | None = None) -> Quart:
         DEBUG=settings.debug,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
+        # The API docs load their assets from this server, not from a CDN.
+        QUART_SCHEMA_SWAGGER_JS_URL=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        QUART_SCHEMA_SWAGGER_CSS_URL=f"{SWAGGER_UI}/swagger-ui.css",
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
