@@ -118,6 +118,16 @@ async def _require_json_body() -> None:
 
 def init_app(app: Quart) -> None:
     class Request(app.request_class):
+        async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+            try:
+                return await super().get_json(force=force, silent=silent, cache=cache)
+            except RecursionError:
+                # json.loads recurses per nesting level, so `[[[[…` under 1 MiB is too deep for
+                # it; Quart only catches ValueError. Such a body is malformed input, not a crash.
+                if silent:
+                    return None
+                return self.on_json_loading_failed(ValueError("nested too deeply"))
+
         def on_json_loading_failed(self, error: Exception):
             # Quart answers a bare 400 unless DEBUG is on; say what is wrong either way.
             raise APIError(400, "invalid_json", "The body is not valid JSON.")

@@ -10,6 +10,8 @@ from tests.support.api import PASSWORD, error_code
 JSON = {"Content-Type": "application/json"}
 TOO_BIG = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
 HUGE_ID = 10**30
+# Nested deeper than json.loads can recurse, yet far below 1 MiB.
+TOO_DEEP = b"[" * 100_000 + b"]" * 100_000
 
 # (method, path, request kwargs, status, code, fields that must be named)
 BAD_REQUESTS = [
@@ -114,6 +116,9 @@ BAD_REQUESTS = [
     ("get", "/api/nothing-here", {}, 404, "not_found", None),
     ("put", "/api/tenants", {"json": {"name": "A"}}, 405, "method_not_allowed", None),
     ("delete", "/api/audit", {}, 405, "method_not_allowed", None),
+    ("post", "/api/tenants", {"data": TOO_DEEP, "headers": JSON}, 400, "invalid_json", None),
+    ("post", "/api/commands/1/open", {"data": TOO_DEEP}, 400, "invalid_json", None),
+    ("post", "/auth/login", {"data": TOO_DEEP, "headers": JSON}, 400, "invalid_json", None),
     ("post", "/auth/login", {"data": b"{", "headers": JSON}, 400, "invalid_json", None),
     (
         "post",

@@ -11,7 +11,7 @@ from datetime import datetime
 from peewee import AutoField, CharField, DateTimeField, IntegerField
 
 from ..db import database
-from .base import BaseModel, JSONField, iso, utcnow
+from .base import MAX_ID, BaseModel, JSONField, iso, utcnow
 
 GENESIS_HASH = "0" * 64
 # One writer per event loop keeps the chain in order; several nodes will need a database lock.
@@ -100,8 +100,10 @@ def audit_query(viewer, *, device_id=None, action=None, before=None, limit=50):
         query = query.where(AuditEntry.target == f"device:{device_id}")
     if action:
         query = query.where(AuditEntry.action == action)
-    if before is not None:
-        query = query.where(AuditEntry.id < before)
+    # A cursor past every possible id filters nothing, one below 1 leaves nothing; either way
+    # the bound sent to the database must fit its integer column.
+    if before is not None and before <= MAX_ID:
+        query = query.where(AuditEntry.id < max(before, 0))
     return query
 
 

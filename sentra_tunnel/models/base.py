@@ -13,6 +13,20 @@ from ..db import database
 MAX_ID = 2**31 - 1  # the largest id a PostgreSQL serial holds; larger ones overflow the drivers
 
 
+def valid_id(value) -> bool:
+    """True for an id a row can have; anything else (huge, negative, text) is simply absent.
+
+    Ids arrive as ints from routes and API bodies or as strings from forms; an unbounded int
+    would overflow the database driver instead of finding nothing.
+    """
+    if isinstance(value, bool):
+        return False
+    try:
+        return 1 <= int(value) <= MAX_ID
+    except (TypeError, ValueError):
+        return False
+
+
 def utcnow() -> datetime:
     """Naive UTC, the form stored in the database."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)

@@ -13,7 +13,7 @@ from peewee import (
 
 from ..db import database
 from ..errors import not_found
-from .base import MAX_ID, BaseModel, JSONField, iso, utcnow
+from .base import BaseModel, JSONField, iso, utcnow, valid_id
 from .tenant import Shop, Tenant
 
 
@@ -63,18 +63,10 @@ async def devices_visible_to(user) -> list[Device]:
     return await database.list(_devices_query(user))
 
 
-def _valid_id(device_id) -> bool:
-    # Ids arrive as ints from routes or as strings from forms; out of range is simply absent.
-    try:
-        return 1 <= int(device_id) <= MAX_ID and not isinstance(device_id, bool)
-    except (TypeError, ValueError):
-        return False
-
-
 async def get_device_for(user, device_id) -> Device:
     """The device if this user may see it; anything else is indistinguishable from absence."""
     device = None
-    if _valid_id(device_id):
+    if valid_id(device_id):
         device = await database.first(_devices_query(user).where(Device.id == int(device_id)))
     if device is None:
         raise not_found("device")

@@ -6,7 +6,7 @@ from peewee import AutoField, CharField, DateTimeField, ForeignKeyField
 
 from ..db import database
 from ..errors import not_found
-from .base import BaseModel, utcnow
+from .base import BaseModel, utcnow, valid_id
 
 
 class Tenant(BaseModel):
@@ -35,8 +35,10 @@ async def list_tenants() -> list[Tenant]:
     return await database.list(Tenant.select().order_by(Tenant.name))
 
 
-async def get_tenant(tenant_id: int) -> Tenant:
-    tenant = await Tenant.aget_or_none(Tenant.id == tenant_id)
+async def get_tenant(tenant_id) -> Tenant:
+    tenant = None
+    if valid_id(tenant_id):
+        tenant = await Tenant.aget_or_none(Tenant.id == int(tenant_id))
     if tenant is None:
         raise not_found("tenant")
     return tenant
@@ -60,7 +62,9 @@ async def shops_visible_to(user, tenant_id: int | None = None) -> list[Shop]:
 
 async def get_shop_for(user, shop_id) -> Shop:
     """The shop if this user may see it; anything else is indistinguishable from absence."""
-    shop = await database.first(_shops_query(user).where(Shop.id == shop_id))
+    shop = None
+    if valid_id(shop_id):
+        shop = await database.first(_shops_query(user).where(Shop.id == int(shop_id)))
     if shop is None:
         raise not_found("shop")
     return shop

@@ -9,7 +9,7 @@ from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKey
 from ..db import database
 from ..errors import not_found
 from ..security import new_token, token_hash
-from .base import MAX_ID, BaseModel, JSONField, utcnow
+from .base import BaseModel, JSONField, utcnow, valid_id
 from .tenant import Tenant
 
 ROLES = ("viewer", "staff", "admin", "superadmin")
@@ -76,8 +76,8 @@ async def users_visible_to(viewer, tenant_id: int | None = None) -> list[User]:
 
 async def get_user_for(viewer, user_id: int) -> User:
     user = None
-    if 1 <= user_id <= MAX_ID:
-        user = await database.first(_users_query(viewer).where(User.id == user_id))
+    if valid_id(user_id):
+        user = await database.first(_users_query(viewer).where(User.id == int(user_id)))
     if user is None:
         raise not_found("user")
     return user

@@ -57,8 +57,15 @@ def _next_path() -> str | None:
 
 
 def safe_next(value: str | None) -> str:
-    """Only paths on this site; never `//evil.example` or a full URL."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Only paths on this site; never `//evil.example`, a full URL or control characters."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        # A newline cannot go into the Location header (werkzeug raises: a 500).
+        and value.isprintable()
+    ):
         return value
     return url_for("portal_doors.index")
 

@@ -6,6 +6,7 @@ import pytest
 
 from sentra_tunnel.errors import APIError
 from sentra_tunnel.portal import door_actions
+from tests.support.api import PASSWORD
 
 
 async def test_post_without_csrf_is_refused(portal_as, bakery):
@@ -181,3 +182,30 @@ async def test_odd_input_never_answers_500(portal_as, bakery, path):
     portal = await portal_as(bakery.admin)
     response = await portal.get(path)
     assert response.status_code < 500, path
+
+
+async def test_an_audit_cursor_out_of_range_pages_instead_of_failing(portal_as, bakery):
+    portal = await portal_as(bakery.admin)  # the login is an audit entry of the tenant
+    past_every_id = await portal.get("/audit?before=99999999999999999999")
+    assert past_every_id.status_code == 200
+    assert "auth.login" in await past_every_id.get_data(as_text=True)
+    below_the_first = await portal.get("/audit?before=-99999999999999999999", htmx=True)
+    assert below_the_first.status_code == 200
+    assert "auth.login" not in await below_the_first.get_data(as_text=True)
+
+
+async def test_a_shop_or_tenant_id_out_of_range_is_not_found(portal_as, bakery, superadmin):
+    admin = await portal_as(bakery.admin)
+    device = await admin.post("/devices", {"name": "Door", "shop_id": "99999999999999999999"})
+    assert device.status_code == 404
+    operator = await portal_as(superadmin)
+    shop = await operator.post("/shops", {"name": "Shop", "tenant_id": "99999999999999999999"})
+    assert shop.status_code == 404
+
+
+@pytest.mark.parametrize("next_path", ["/devices\r\nSet-Cookie: x=y", "/\x00", "/a\x7fb"])
+async def test_login_ignores_a_next_path_with_control_characters(client, bakery, next_path):
+    form = {"username": "bakery-admin", "password": PASSWORD, "next": next_path}
+    response = await client.client.post("/login", form=form)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
