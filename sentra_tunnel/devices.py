@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from quart import current_app
 
 from .auth import actor_context
-from .errors import APIError, forbidden, validation_error
+from .errors import APIError, forbidden
 from .models import audit
 from .models.base import utcnow
 from .models.device import (
@@ -24,6 +24,7 @@ from .models.device import (
     update_device,
 )
 from .models.tenant import get_shop_for
+from .schemas import clean_name
 from .security import new_token, same_secret, token_hash
 from .tunnel import current_hub
 from .tunnel.broker import device_deleted_event
@@ -32,7 +33,6 @@ from .tunnel.protocol import CLOSE_REVOKED
 REGISTRATION_PREFIX = "reg_"
 KEY_ID_BYTES = 8
 KEY_SECRET_BYTES = 32
-MAX_NAME = 100
 
 
 def _require_admin(user) -> None:
@@ -65,9 +65,7 @@ def invalid_token() -> APIError:
 async def create_device(user, name: str, shop_id: int) -> tuple[Device, str, datetime]:
     """A new device in a shop the user may see; returns it, its registration token and expiry."""
     _require_admin(user)
-    name = (name or "").strip()
-    if not 1 <= len(name) <= MAX_NAME:
-        raise validation_error({"name": f"must be 1 to {MAX_NAME} characters"})
+    name = clean_name(name)
     shop = await get_shop_for(user, shop_id)
     token, registration_hash, expires_at = _new_registration()
     device = await Device.acreate(

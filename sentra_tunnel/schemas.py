@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .errors import validation_error
 from .models.base import MAX_ID
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+NAME_MAX = 100
+# Control characters have no place in a display name, and PostgreSQL refuses NUL outright.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN
+    ),
+]
 Username = Annotated[
     str,
     # Stored lower-case, so "Anna" and "anna" can never be two accounts.
@@ -16,9 +26,19 @@ Username = Annotated[
         strip_whitespace=True, to_lower=True, min_length=2, max_length=64, pattern=r"^[\w.@+-]+$"
     ),
 ]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 Role = Literal["viewer", "staff", "admin", "superadmin"]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def clean_name(value: str | None, field: str = "name") -> str:
+    """The same rule as `Name`, for callers that did not come through a schema (the portal)."""
+    name = (value or "").strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise validation_error({field: f"must be 1 to {NAME_MAX} characters"})
+    if re.search(r"[\x00-\x1f\x7f]", name):
+        raise validation_error({field: "must not contain control characters"})
+    return name
 
 
 class Strict(BaseModel):

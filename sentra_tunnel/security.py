@@ -32,7 +32,9 @@ def hash_password_sync(password: str, rounds: int) -> str:
 async def check_password(password: str, password_hash: str | None) -> bool:
     """Constant work whether or not the user exists, so timing reveals nothing."""
     encoded = password.encode()
-    acceptable = password_hash is not None and len(encoded) <= MAX_PASSWORD_BYTES
+    acceptable = (
+        password_hash is not None and len(encoded) <= MAX_PASSWORD_BYTES and b"\x00" not in encoded
+    )
     target = (password_hash if acceptable else _dummy_hash()).encode()
     matches = await asyncio.to_thread(bcrypt.checkpw, encoded[:MAX_PASSWORD_BYTES], target)
     return matches and acceptable
@@ -53,6 +55,8 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"must be at least {MIN_PASSWORD_LENGTH} characters"
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         return f"must be at most {MAX_PASSWORD_BYTES} bytes"
+    if "\x00" in password:  # bcrypt would silently ignore everything after it
+        return "must not contain NUL characters"
     if password.lower() in COMMON_PASSWORDS or password.lower() == username.lower():
         return "is too easy to guess"
     return None

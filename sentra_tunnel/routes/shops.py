@@ -10,13 +10,14 @@ from ..errors import APIError
 from ..models import audit
 from ..models.tenant import Shop, shops_visible_to
 from ..ratelimit import rate_limit
-from ..schemas import ShopIn, ShopList, ShopOne
+from ..schemas import ShopIn, ShopList, ShopOne, clean_name
 from .scoping import tenant_for_new_record
 
 blueprint = Blueprint("shops", __name__, url_prefix="/api/shops")
 
 
 async def create_shop(user, name: str, tenant_id: int | None) -> Shop:
+    name = clean_name(name)
     tenant = await tenant_for_new_record(user, tenant_id)
     if await Shop.aget_or_none(Shop.tenant == tenant.id, Shop.name == name) is not None:
         raise APIError(

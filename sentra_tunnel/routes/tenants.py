@@ -10,12 +10,13 @@ from ..errors import APIError
 from ..models import audit
 from ..models.tenant import Tenant, list_tenants
 from ..ratelimit import rate_limit
-from ..schemas import TenantIn, TenantList, TenantOne
+from ..schemas import TenantIn, TenantList, TenantOne, clean_name
 
 blueprint = Blueprint("tenants", __name__, url_prefix="/api/tenants")
 
 
 async def create_tenant(name: str) -> Tenant:
+    name = clean_name(name)
     if await Tenant.aget_or_none(Tenant.name == name) is not None:
         raise APIError(
             409, "conflict", "A tenant with this name exists already.", fields={"name": "is taken"}

@@ -292,3 +292,10 @@ async def test_forwarded_for_is_trusted_only_from_allowed_proxies(
     app = await app_with(forwarded_allow_ips=allowed)
     await make_user("clerk", "viewer")
     assert await forwarded_login_ip(app, peer) == expected
+
+
+def test_password_rules_refuse_nul_which_bcrypt_would_cut_off():
+    from sentra_tunnel.security import password_problem
+
+    assert password_problem("long enough\x00ignored") == "must not contain NUL characters"
+    assert password_problem("long enough and fine") is None
