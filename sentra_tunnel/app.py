@@ -7,7 +7,7 @@ import logging
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from . import auth, errors, portal, ratelimit, tunnel
+from . import auth, errors, headers, portal, ratelimit, tunnel
 from .bootstrap import ensure_first_admin
 from .config import PROJECT_ROOT, Settings, from_environment
 from .db import database, open_async
@@ -64,6 +64,7 @@ def build_app(config: Settings | dict | None = None) -> Quart:
         scalar_ui_path=None,
     )
     errors.init_app(app)
+    headers.init_app(app)
     ratelimit.init_app(app)
     auth.init_app(app)
     for blueprint in BLUEPRINTS:

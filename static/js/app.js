@@ -20,6 +20,15 @@
   document.addEventListener("htmx:sse:error", function () { setLive(false); });
   document.addEventListener("htmx:sse:close", function () { setLive(false); });
 
+  // Polling partials (data-poll) stand by while the stream is live. Cancelled here rather than
+  // with a trigger filter, which htmx would evaluate as code and the CSP rightly forbids.
+  document.addEventListener("htmx:config:request", function (event) {
+    var source = event.target;
+    if (window.sentraLive && source && source.hasAttribute && source.hasAttribute("data-poll")) {
+      event.preventDefault();
+    }
+  });
+
   // Copy buttons: data-copy="#element-id" copies that element's text.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");

@@ -39,7 +39,7 @@ def browser():
 @pytest.fixture
 def new_phone(browser):
     """`new_phone()` opens a fresh phone-sized browser context (own cookies) and returns a page."""
-    contexts = []
+    contexts, policy_violations = [], []
 
     def open_page():
         context = browser.new_context(
@@ -47,11 +47,19 @@ def new_phone(browser):
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: _note_policy_violation(message, policy_violations))
+        return page
 
     yield open_page
     for context in contexts:
         context.close()
+    assert not policy_violations, "the Content-Security-Policy blocked: " + repr(policy_violations)
+
+
+def _note_policy_violation(message, violations: list) -> None:
+    if "Content Security Policy" in message.text:
+        violations.append(message.text)
 
 
 class SimAgent:
