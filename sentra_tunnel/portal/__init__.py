@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Quart, request
 from quart_schema import hide
 
+from ..auth import current_account
 from . import (
     account,
     auth_pages,
@@ -48,8 +49,6 @@ def init_app(app: Quart) -> None:
 
 
 async def _template_context() -> dict:
-    from ..auth import current_account
-
     return {"user": current_account(), "is_htmx": request.headers.get("HX-Request") == "true"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, request
 
+from .. import devices
 from ..auth import current_account
 from ..errors import APIError
 from ..models.device import devices_visible_to, get_device_for
@@ -13,12 +14,6 @@ from ..security import request_scheme
 from .web import form, int_or_none, portal_page, render
 
 blueprint = Blueprint("portal_devices", __name__, url_prefix="/devices")
-
-
-def device_service():
-    from .. import devices  # the tunnel side owns device lifecycles
-
-    return devices
 
 
 async def devices_page(status: int = 200, **context):
@@ -59,9 +54,7 @@ async def create():
         }
         return await devices_page(422, errors=fields, values=data)
     try:
-        device, token, expires_at = await device_service().create_device(
-            current_account(), name, shop_id
-        )
+        device, token, expires_at = await devices.create_device(current_account(), name, shop_id)
     except APIError as error:
         return await devices_page(error.status, error=error, values=data)
     return await devices_page(
@@ -76,7 +69,7 @@ async def reprovision(device_id: int):
     """A new registration token; the old key stops working at once."""
     user = current_account()
     device = await get_device_for(user, device_id)
-    token, expires_at = await device_service().reprovision_device(user, device)
+    token, expires_at = await devices.reprovision_device(user, device)
     return await devices_page(token=token, expires_at=expires_at, token_device=device.to_dict())
 
 
@@ -87,7 +80,7 @@ async def revoke(device_id: int):
     """Revoke the device's key; its tunnel closes."""
     user = current_account()
     device = await get_device_for(user, device_id)
-    await device_service().revoke_device(user, device)
+    await devices.revoke_device(user, device)
     return await devices_page(done="revoked", notice_name=device.name)
 
 
@@ -98,5 +91,5 @@ async def delete(device_id: int):
     """Delete the device and its history of state."""
     user = current_account()
     device = await get_device_for(user, device_id)
-    await device_service().delete_device(user, device)
+    await devices.delete_device(user, device)
     return await devices_page(done="deleted", notice_name=device.name)

@@ -14,6 +14,7 @@ from ..auth import current_account
 from ..door_schema import DAYS, MAX_SCHEDULE_SLOTS, format_ts
 from ..errors import APIError
 from ..ratelimit import rate_limit
+from ..tunnel.commands import run_command
 from . import i18n
 from .web import form, form_list, int_or_none, portal_page
 
@@ -21,12 +22,6 @@ blueprint = Blueprint("portal_door_actions", __name__, url_prefix="/doors/<int:d
 
 OVERRIDE_DURATIONS = {"15m": 15 * 60, "1h": 3600}
 MAX_ROWS = MAX_SCHEDULE_SLOTS + 2  # the stored slots plus the two empty rows of the form
-
-
-async def run_command(user, door_id: int, name: str, params: dict) -> dict:
-    from ..tunnel.commands import run_command as tunnel_run_command  # the tunnel owns commands
-
-    return await tunnel_run_command(user, door_id, name, params)
 
 
 async def answer(template: str, status: int = 200, **context):

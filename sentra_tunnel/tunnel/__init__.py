@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import Quart, current_app
 
+from ..models.device import reset_presence
 from .broker import LocalBroker
 from .hub import Hub
 
@@ -18,8 +19,6 @@ def init_app(app: Quart) -> None:
     # while_serving runs after the database opens and ends before it closes.
     @app.while_serving
     async def tunnel_lifecycle():
-        from ..models.device import reset_presence
-
         # This process is the only node, so no tunnel exists yet; with Redis, presence keys
         # take over this job.
         await reset_presence()
