@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.live import stop_process
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -105,13 +107,7 @@ class SimAgent:
         self.process.send_signal(signal.SIGUSR2)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from sentra_tunnel.tunnel.connection import PROBE_PREFIX
 from tests.support.api import PASSWORD
-from tests.tunnel.fakes import STATE
+from tests.tunnel.fakes import ScriptedDevice
 
 WAIT_S = 10  # bound for a subprocess or a reconnect; passing runs take a fraction
 
@@ -113,13 +112,13 @@ async def live(live_server):
     await kiosk.http.aclose()
 
 
-class RawDevice:
-    """A device written by hand with `websockets`: answers probes unless told to stay silent."""
+class RawDevice(ScriptedDevice):
+    """A device written by hand with the `websockets` client, against a real server."""
+
+    agent_version = "raw-1"
 
     def __init__(self, ws_url: str, api_key: str):
         self.ws_url, self.api_key = ws_url, api_key
-        self.answer_probes = True
-        self.ws = None
 
     async def __aenter__(self) -> RawDevice:
         self.ws = await connect(
@@ -132,31 +131,8 @@ class RawDevice:
     async def __aexit__(self, *exc_info) -> None:
         await self.ws.close()
 
-    async def send(self, frame) -> None:
-        await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
-
-    async def hello(self) -> dict:
-        await self.send({"type": "hello", "agent_version": "raw-1", "state": STATE})
-        welcome = await self.receive()
-        assert welcome["type"] == "welcome", welcome
-        return welcome
-
-    async def receive(self, timeout: float = WAIT_S) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            raw = await asyncio.wait_for(self.ws.recv(), max(deadline - time.monotonic(), 0.001))
-            frame = json.loads(raw)
-            if frame.get("type") == "command" and frame["id"].startswith(PROBE_PREFIX):
-                if self.answer_probes:
-                    await self.answer(frame, STATE)
-                continue
-            return frame
-
-    async def answer(self, command: dict, result: dict | None = None, error=None) -> None:
-        outcome = {"success": False, "error": error} if error else {"success": True}
-        if not error:
-            outcome["result"] = result or {}
-        await self.send({"type": "result", "id": command["id"], **outcome})
+    async def _next(self):
+        return await self.ws.recv()
 
     async def wait_closed(self, timeout: float = WAIT_S) -> int:
         """Keep reading (and answering probes) until the server closes; returns the code."""
@@ -166,7 +142,4 @@ class RawDevice:
     async def _drain(self) -> None:
         with contextlib.suppress(ConnectionClosed):  # error codes raise; we only want the code
             async for raw in self.ws:
-                frame = json.loads(raw) if isinstance(raw, str) else {}
-                is_probe = frame.get("type") == "command" and frame["id"].startswith(PROBE_PREFIX)
-                if is_probe and self.answer_probes:
-                    await self.answer(frame, STATE)
+                await self.answered_probe(json.loads(raw) if isinstance(raw, str) else {})

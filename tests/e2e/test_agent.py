@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.support.live import stop_process
+
 from .conftest import WAIT_S
 
 
@@ -40,13 +42,7 @@ def start_agent(tmp_path):
 
     yield start
     for process, log in processes:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_process(process)
         log.close()
 
 

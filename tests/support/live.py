@@ -20,6 +20,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen | None) -> None:
+    """SIGTERM, so the process shuts down as in production; SIGKILL if it hangs."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 class LiveServer:
     """`sentra-tunnel serve` on a free loopback port; restartable on the same port and database."""
 
@@ -79,13 +91,7 @@ class LiveServer:
             raise RuntimeError("server did not start:\n" + "".join(self.output[-30:]))
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self.process = None
 
     def restart(self) -> None:

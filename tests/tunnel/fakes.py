@@ -28,16 +28,59 @@ async def provision(admin_client, shop_id: int, name: str = "Front door") -> tup
     return body["device_id"], body["api_key"]
 
 
-class FakeDevice:
-    """Speaks the tunnel protocol by hand; answers heartbeat probes unless told to stay silent."""
+class ScriptedDevice:
+    """The tunnel protocol spoken by hand over any websocket client with `send` and `_next()`;
+    heartbeat probes are answered on the way unless `answer_probes` is turned off."""
+
+    agent_version = "test-1"
+    answer_probes = True
+    ws = None
+
+    async def _next(self):
+        raise NotImplementedError
+
+    async def send(self, frame) -> None:
+        await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
+
+    async def hello(self, state: dict | None = None) -> dict:
+        hello = {"type": "hello", "agent_version": self.agent_version, "state": state or STATE}
+        await self.send(hello)
+        welcome = await self.receive()
+        assert welcome["type"] == "welcome", welcome
+        return welcome
+
+    async def receive(self, timeout: float = WAIT_S) -> dict:
+        """The next frame that is not a heartbeat probe."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            frame = json.loads(await asyncio.wait_for(self._next(), max(left, 0.001)))
+            if not await self.answered_probe(frame):
+                return frame
+
+    async def answered_probe(self, frame: dict) -> bool:
+        """True if `frame` was a heartbeat probe (answered, or ignored when told to be silent)."""
+        if frame.get("type") != "command" or not frame["id"].startswith(PROBE_PREFIX):
+            return False
+        if self.answer_probes:
+            await self.answer(frame, STATE)
+        return True
+
+    async def answer(self, command: dict, result: dict | None = None, error=None) -> None:
+        outcome = {"success": False, "error": error} if error else {"success": True}
+        if not error:
+            outcome["result"] = result or {}
+        await self.send({"type": "result", "id": command["id"], **outcome})
+
+
+class FakeDevice(ScriptedDevice):
+    """A device on Quart's test websocket."""
 
     def __init__(self, app, api_key: str):
         self.app = app
         self.api_key = api_key
-        self.answer_probes = True
         self.close_code: int | None = None
         self._context = None
-        self.ws = None
 
     async def __aenter__(self) -> FakeDevice:
         headers = {"Authorization": f"Bearer {self.api_key}"}
@@ -48,36 +91,8 @@ class FakeDevice:
     async def __aexit__(self, *exc_info) -> None:
         await self._context.__aexit__(*exc_info)
 
-    async def hello(self, state: dict | None = None) -> dict:
-        await self.send({"type": "hello", "agent_version": "test-1", "state": state or STATE})
-        welcome = await self.receive()
-        assert welcome["type"] == "welcome", welcome
-        return welcome
-
-    async def send(self, frame) -> None:
-        await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
-
-    async def receive(self, timeout: float = WAIT_S) -> dict:
-        """The next frame that is not a heartbeat probe (probes are answered on the way)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            frame = json.loads(await asyncio.wait_for(self.ws.receive(), max(left, 0.001)))
-            if frame.get("type") == "command" and frame["id"].startswith(PROBE_PREFIX):
-                if self.answer_probes:
-                    await self.answer(frame, STATE)
-                continue
-            return frame
-
-    async def answer(self, command: dict, result: dict | None = None, error=None) -> None:
-        if error is not None:
-            await self.send(
-                {"type": "result", "id": command["id"], "success": False, "error": error}
-            )
-        else:
-            await self.send(
-                {"type": "result", "id": command["id"], "success": True, "result": result or {}}
-            )
+    async def _next(self):
+        return await self.ws.receive()
 
     async def wait_closed(self, timeout: float = WAIT_S) -> int:
         """Read until the server closes the tunnel; returns the close code."""
