@@ -11,6 +11,7 @@ from . import auth, errors, headers, portal, ratelimit, tunnel
 from .bootstrap import ensure_first_admin
 from .config import PROJECT_ROOT, Settings, from_environment
 from .db import database, open_async
+from .models import audit
 from .routes import audit as audit_routes
 from .routes import auth as auth_routes
 from .routes import commands, devices, shops, tenants, users
@@ -78,9 +79,10 @@ def build_app(config: Settings | dict | None = None) -> Quart:
 def _init_database(app: Quart, settings: Settings) -> None:
     @app.before_serving
     async def open_database() -> None:
-        database.initialize(open_async(settings.database_url))
+        database.initialize(open_async(settings.database_url, settings.database_pool_size))
         await ensure_first_admin(settings.bcrypt_rounds)
 
     @app.after_serving
     async def close_database() -> None:
+        await audit.close_writer()
         await database.close_pool()

@@ -9,6 +9,8 @@ import tempfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from limits import parse
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 
@@ -24,6 +26,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///data/tunnel.db"
+    database_pool_size: int = 8
     secret_key: str = ""
     debug: bool = False
     port: int = 8000
@@ -39,6 +42,11 @@ class Settings:
     login_ip_limit: str = "30/minute"
     register_limit: str = "10/minute"
     api_limit: str = "300/minute"
+    device_connect_ip_limit: str = "600/minute"
+    device_connect_key_limit: str = "12/minute"
+    device_frame_rate: int = 20
+    device_frame_burst: int = 50
+    handshake_concurrency: int = 128
     testing: bool = False
 
     def with_overrides(self, **overrides) -> Settings:
@@ -101,6 +109,16 @@ def _allow_ips(name: str, value: str) -> tuple[str, ...]:
     return entries
 
 
+def _limit(name: str, value: str) -> str:
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(
+            name, f"must be a rate such as 300/minute or 10/second, got {value!r}"
+        ) from None
+    return value
+
+
 def _existing_file(name: str, value: str) -> str | None:
     if not value:
         return None
@@ -128,6 +146,32 @@ def load_secret_key(data_dir: Path = DATA_DIR) -> str:
     return path.read_text().strip()
 
 
+def _capacity_settings(env) -> dict:
+    """Pool size, rate limits and device budgets; each one's default is Settings' own."""
+    numbers = {  # setting → (lowest, highest)
+        "database_pool_size": (1, 100),
+        "device_frame_rate": (1, 1000),
+        "device_frame_burst": (1, 10000),
+        "handshake_concurrency": (1, 10000),
+    }
+    limits = (
+        "login_limit",
+        "login_ip_limit",
+        "register_limit",
+        "api_limit",
+        "device_connect_ip_limit",
+        "device_connect_key_limit",
+    )
+    found = {}
+    for name, (low, high) in numbers.items():
+        if name.upper() in env:
+            found[name] = _int(name.upper(), env[name.upper()], low, high)
+    for name in limits:
+        if name.upper() in env:
+            found[name] = _limit(name.upper(), env[name.upper()])
+    return found
+
+
 def from_environment(environ: dict[str, str] | None = None) -> Settings:
     """Read every setting from the environment; raise ConfigError naming the first bad one."""
     env = os.environ if environ is None else environ
@@ -146,6 +190,7 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
         forwarded_allow_ips=_allow_ips("FORWARDED_ALLOW_IPS", env.get("FORWARDED_ALLOW_IPS", "")),
         tls_cert_file=_existing_file("TLS_CERT_FILE", env.get("TLS_CERT_FILE", "")),
         tls_key_file=_existing_file("TLS_KEY_FILE", env.get("TLS_KEY_FILE", "")),
+        **_capacity_settings(env),
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, jsonify, render_template, request
+from quart import Quart, has_websocket_context, jsonify, render_template, request, websocket
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
+
+from .db import is_busy
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ HTTP_CODES = {
     429: ("rate_limited", "Too many requests; try again later."),
     500: ("internal_error", "Something went wrong on our side."),
 }
+BUSY_RETRY_AFTER_S = 2
 
 
 class APIError(Exception):
@@ -73,10 +76,18 @@ def _fields_from_pydantic(error) -> dict[str, str]:
     return fields
 
 
+def busy(message: str = "The server is busy; try again shortly.", retry_after: int = 0):
+    retry_after = retry_after or BUSY_RETRY_AFTER_S
+    return APIError(503, "busy", message, headers={"Retry-After": str(retry_after)})
+
+
 def from_exception(error: Exception) -> APIError:
     """Map anything raised while handling a request to the one error shape."""
     if isinstance(error, APIError):
         return error
+    if is_busy(error):
+        log.warning("busy on %s: %s", _where(), error)
+        return busy()
     if isinstance(error, RequestSchemaValidationError):
         cause = error.validation_error
         if isinstance(cause, TypeError | ValueError) and not hasattr(cause, "errors"):
@@ -89,11 +100,19 @@ def from_exception(error: Exception) -> APIError:
         code, message = HTTP_CODES.get(status, ("http_error", error.description or "Error."))
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return APIError(status, code, message, headers=headers)
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s", _where())
     return APIError(500, *HTTP_CODES[500])
 
 
+def _where() -> str:
+    if has_websocket_context():
+        return f"WEBSOCKET {websocket.path}"
+    return f"{request.method} {request.path}"
+
+
 def wants_json() -> bool:
+    if has_websocket_context():
+        return True  # a refused upgrade: the device reads the JSON body
     return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == (
         "application/json"
     )

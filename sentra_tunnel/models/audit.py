@@ -10,12 +10,13 @@ from datetime import datetime
 
 from peewee import AutoField, CharField, DateTimeField, IntegerField
 
-from ..db import database
+from ..db import BatchWriter, database
 from .base import MAX_ID, BaseModel, JSONField, iso, utcnow
 
 GENESIS_HASH = "0" * 64
+INSERT_CHUNK = 100  # rows per INSERT: well inside SQLite's limit on bound parameters
 # One writer per event loop keeps the chain in order; several nodes will need a database lock.
-_append_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class AuditEntry(BaseModel):
@@ -55,16 +56,52 @@ def _hashed_fields(entry: AuditEntry) -> dict:
     return fields
 
 
-def _append(fields: dict) -> AuditEntry:
+def _append_many(rows: list[dict]) -> list[AuditEntry]:
+    """Chain and insert entries in one transaction, in the order given."""
     with database.atomic():
         last = AuditEntry.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).first()
-        entry = AuditEntry(**fields)
-        entry.hash = chain_hash(last.hash if last else GENESIS_HASH, _hashed_fields(entry))
-        entry.save(force_insert=True)
-    return entry
+        prev_hash = last.hash if last else GENESIS_HASH
+        entries = []
+        for fields in rows:
+            entry = AuditEntry(**fields)
+            entry.hash = prev_hash = chain_hash(prev_hash, _hashed_fields(entry))
+            entries.append(entry)
+        for start in range(0, len(entries), INSERT_CHUNK):
+            chunk = entries[start : start + INSERT_CHUNK]
+            query = AuditEntry.insert_many([{**e.__data__} for e in chunk]).returning(AuditEntry.id)
+            for entry, row in zip(chunk, query.execute(), strict=True):
+                entry.id = row.id
+    return entries
 
 
-async def record(
+def _append(fields: dict) -> AuditEntry:
+    """One entry on a plain connection (the command line)."""
+    return _append_many([fields])[0]
+
+
+class AuditWriter(BatchWriter):
+    """The one audit writer of this process: entries keep their order and share transactions."""
+
+    async def write(self, items: list) -> list:
+        return await database.run(_append_many, items)
+
+
+def current_writer() -> AuditWriter:
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        writer = _writers[loop] = AuditWriter()
+    return writer
+
+
+async def close_writer() -> None:
+    """Commit what is queued; called before the database closes."""
+    writer = _writers.pop(asyncio.get_running_loop(), None)
+    if writer is not None:
+        await writer.close()
+
+
+def _fields(
     action: str,
     *,
     actor: str,
@@ -74,9 +111,8 @@ async def record(
     ip: str = "",
     details: dict | None = None,
     ts: datetime | None = None,
-) -> AuditEntry:
-    """Append one entry; never updates an existing one."""
-    fields = {
+) -> dict:
+    return {
         "ts": ts or utcnow(),
         "actor": actor[:100],
         "tenant_id": tenant_id,
@@ -86,10 +122,17 @@ async def record(
         "outcome": outcome[:40],
         "details": details or {},
     }
-    loop = asyncio.get_running_loop()
-    lock = _append_locks.setdefault(loop, asyncio.Lock())
-    async with lock:
-        return await database.run(_append, fields)
+
+
+async def record(action: str, **fields) -> AuditEntry:
+    """Append one entry and return once it is durable; never updates an existing one."""
+    future = current_writer().submit(_fields(action, **fields))
+    return await asyncio.shield(future)  # a cancelled caller does not unwrite the entry
+
+
+def record_later(action: str, **fields) -> None:
+    """Append one entry without waiting for its commit; the writer owns it from here on."""
+    current_writer().submit(_fields(action, **fields))
 
 
 def audit_query(viewer, *, device_id=None, action=None, before=None, limit=50):
@@ -108,6 +151,7 @@ def audit_query(viewer, *, device_id=None, action=None, before=None, limit=50):
 
 
 async def entries_visible_to(viewer, **filters) -> list[AuditEntry]:
+    await current_writer().flush()
     return await database.list(audit_query(viewer, **filters))
 
 

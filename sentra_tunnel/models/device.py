@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from peewee import (
     AutoField,
     BooleanField,
@@ -60,7 +62,7 @@ def _devices_query(user):
 
 
 async def devices_visible_to(user) -> list[Device]:
-    return await database.list(_devices_query(user))
+    return with_presence(await database.list(_devices_query(user)))
 
 
 async def get_device_for(user, device_id) -> Device:
@@ -70,11 +72,12 @@ async def get_device_for(user, device_id) -> Device:
         device = await database.first(_devices_query(user).where(Device.id == int(device_id)))
     if device is None:
         raise not_found("device")
-    return device
+    return with_presence([device])[0]
 
 
 async def get_device(device_id: int) -> Device | None:
-    return await Device.aget_or_none(Device.id == device_id)
+    device = await Device.aget_or_none(Device.id == device_id)
+    return device and with_presence([device])[0]
 
 
 async def find_by_key_id(key_id: str) -> Device | None:
@@ -96,35 +99,58 @@ async def update_device(device_id: int, **fields) -> None:
     await database.run(Device.update(**fields).where(Device.id == device_id).execute)
 
 
-def _mark_online(device_id: int, key_id: str, agent_version: str, state: dict) -> int | None:
-    with database.atomic():
-        changed = (
-            Device.update(
-                generation=Device.generation + 1,
-                online=True,
-                last_seen=utcnow(),
-                agent_version=agent_version,
-                state=state,
-            )
-            .where(Device.id == device_id, Device.key_id == key_id)
-            .execute()
+# Presence a tunnel knows but has not stored yet (device id → fields), per open database; reads
+# lay it over the rows so an answer is never older than what the tunnel knows.
+_unwritten: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def unwritten_presence() -> dict[int, dict]:
+    return _unwritten.setdefault(database.obj, {})
+
+
+def with_presence(devices: list[Device]) -> list[Device]:
+    pending = _unwritten.get(database.obj)
+    if pending:
+        for device in devices:
+            for name, value in pending.get(device.id, {}).items():
+                setattr(device, name, value)
+    return devices
+
+
+def _connect(device_id: int, key_id: str, agent_version: str, state: dict) -> int | None:
+    """Mark a tunnel live; its new generation, or None if the key was revoked meanwhile."""
+    query = (
+        Device.update(
+            generation=Device.generation + 1,
+            online=True,
+            last_seen=utcnow(),
+            agent_version=agent_version,
+            state=state,
         )
-        if not changed:
-            return None
-        return Device.select(Device.generation).where(Device.id == device_id).scalar()
+        .where(Device.id == device_id, Device.key_id == key_id)
+        .returning(Device.generation)
+    )
+    row = next(iter(query.execute()), None)
+    return None if row is None else row.generation
 
 
-async def mark_online(device_id: int, key_id: str, agent_version: str, state: dict) -> int | None:
-    """Mark a tunnel live and return its new generation; None if the key was revoked meanwhile."""
-    return await database.run(_mark_online, device_id, key_id, agent_version, state)
-
-
-async def mark_offline(device_id: int, generation: int, last_seen) -> bool:
+def _disconnect(device_id: int, generation: int, last_seen) -> bool:
     """Compare-and-set: a late close of an older tunnel changes nothing."""
     query = Device.update(online=False, last_seen=last_seen).where(
         Device.id == device_id, Device.generation == generation
     )
-    return await database.run(query.execute) == 1
+    return query.execute() == 1
+
+
+PRESENCE_CHANGES = {"connect": _connect, "disconnect": _disconnect}
+
+
+def write_presence(changes: list[tuple], unwritten: dict[int, dict]) -> list:
+    """One transaction: the fields written behind, then connects and disconnects in order."""
+    with database.atomic():
+        for device_id, fields in unwritten.items():
+            Device.update(**fields).where(Device.id == device_id).execute()
+        return [PRESENCE_CHANGES[kind](*args) for kind, *args in changes]
 
 
 async def reset_presence() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField
@@ -16,6 +17,8 @@ ROLES = ("viewer", "staff", "admin", "superadmin")
 TENANT_ROLES = ROLES[:3]
 SESSION_IDLE = timedelta(days=14)
 SESSION_TOUCH_EVERY = timedelta(minutes=5)
+SESSION_CACHE_S = 5.0
+SESSION_CACHE_SIZE = 20_000
 
 
 class User(BaseModel):
@@ -29,6 +32,15 @@ class User(BaseModel):
     disabled = BooleanField(default=False)
     language = CharField(max_length=8, null=True)
     created_at = DateTimeField(default=utcnow)
+
+    def save(self, *args, **kwargs):
+        result = super().save(*args, **kwargs)
+        session_cache.forget_user(self.id)  # role, shops, password or disabled may have changed
+        return result
+
+    def delete_instance(self, *args, **kwargs):
+        session_cache.forget_user(self.id)
+        return super().delete_instance(*args, **kwargs)
 
     def has_role(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -58,6 +70,40 @@ class Session(BaseModel):
     client = CharField(max_length=200, default="")
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(default=utcnow)
+
+
+class SessionCache:
+    """Recently loaded sessions, so a request costs no query; ending a session forgets it.
+
+    Per process: a session ended in another process (the command line; later another node)
+    is noticed once its entry expires, within SESSION_CACHE_S.
+    """
+
+    def __init__(self, ttl: float = SESSION_CACHE_S, size: int = SESSION_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self._entries: dict[str, tuple[float, Session]] = {}
+
+    def get(self, session_id: str) -> Session | None:
+        entry = self._entries.get(session_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, session: Session) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.pop(next(iter(self._entries)))  # the oldest
+        self._entries[session.id] = (time.monotonic() + self.ttl, session)
+
+    def forget(self, session_id: str) -> None:
+        self._entries.pop(session_id, None)
+
+    def forget_user(self, user_id) -> None:
+        for session_id, (_, session) in list(self._entries.items()):
+            if session.user_id == user_id:
+                del self._entries[session_id]
+
+
+session_cache = SessionCache()
 
 
 def _users_query(viewer):
@@ -98,10 +144,14 @@ async def start_session(user: User, client: str) -> tuple[str, Session]:
 
 async def load_session(raw: str) -> Session | None:
     """The live session for a cookie id with its user joined in, touching it now and then."""
+    session_id = token_hash(raw)
+    session = session_cache.get(session_id)
+    if session is not None:
+        return session
     query = (
         Session.select(Session, User)
         .join(User)
-        .where(Session.id == token_hash(raw), User.disabled == False)  # noqa: E712
+        .where(Session.id == session_id, User.disabled == False)  # noqa: E712
     )
     session = await database.first(query)
     if session is None:
@@ -113,14 +163,18 @@ async def load_session(raw: str) -> Session | None:
     if now - session.last_used_at > SESSION_TOUCH_EVERY:
         session.last_used_at = now
         await database.run(Session.update(last_used_at=now).where(Session.id == session.id).execute)
+    session_cache.put(session)
     return session
 
 
 async def end_session(raw: str) -> None:
-    await database.run(Session.delete().where(Session.id == token_hash(raw)).execute)
+    session_id = token_hash(raw)
+    session_cache.forget(session_id)
+    await database.run(Session.delete().where(Session.id == session_id).execute)
 
 
 async def end_sessions_of(user_id: int, keep_session_id: str | None = None) -> None:
+    session_cache.forget_user(user_id)
     query = Session.delete().where(Session.user == user_id)
     if keep_session_id is not None:
         query = query.where(Session.id != keep_session_id)

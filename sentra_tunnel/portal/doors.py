@@ -25,7 +25,11 @@ async def index():
     user = current_account()
     groups = await doors_by_shop(user)
     return await render(
-        "doors.html", "partials/_doors.html", groups=groups, can_open=user.has_role("staff")
+        "doors.html",
+        "partials/_doors.html",
+        groups=groups,
+        can_open=user.has_role("staff"),
+        is_admin=user.has_role("admin"),
     )
 
 

@@ -19,6 +19,7 @@ from quart import (
 )
 
 from ..auth import current_account, current_session
+from ..db import is_busy
 from ..models.device import get_device_for
 from ..models.user import Session
 from ..ratelimit import rate_limit
@@ -77,18 +78,29 @@ class DoorStream:
     async def run(self):
         async with broker().subscribe(self.accepts) as subscription:
             yield f"retry: {RETRY_MS}\n\n"
-            yield sse_message(await self.current_state())
-            while True:
-                try:
-                    event = await asyncio.wait_for(subscription.next(), KEEPALIVE_S)
-                except TimeoutError:
-                    if not await self.session_alive():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                except SubscriberTooSlow:
+            try:
+                yield sse_message(await self.current_state())
+                async for message in self.messages(subscription):
+                    yield message
+            except Exception as error:
+                if not is_busy(error):
+                    raise
+                # Ending is the answer to a busy database: the browser reconnects after `retry`
+                # and starts again from the current state.
+
+    async def messages(self, subscription):
+        while True:
+            try:
+                async with asyncio.timeout(KEEPALIVE_S):
+                    event = await subscription.next()
+            except TimeoutError:
+                if not await self.session_alive():
                     return
-                yield sse_message(await self.message_for(event))
+                yield ": keepalive\n\n"
+                continue
+            except SubscriberTooSlow:
+                return
+            yield sse_message(await self.message_for(event))
 
     async def session_alive(self) -> bool:
         return await Session.aget_or_none(Session.id == self.session_id) is not None
@@ -102,7 +114,10 @@ class DoorStream:
         groups = await doors_by_shop(self.user)
         self.registered = {door["id"]: door["registered"] for _, doors in groups for door in doors}
         html = await render_template(
-            "partials/_doors.html", groups=groups, can_open=self.viewer.can_open
+            "partials/_doors.html",
+            groups=groups,
+            can_open=self.viewer.can_open,
+            is_admin=self.viewer.is_admin,
         )
         return partial("doors", html)
 

@@ -5,16 +5,26 @@ from __future__ import annotations
 from quart import Quart, current_app
 
 from ..models.device import reset_presence
+from .admission import Admission
 from .broker import LocalBroker
 from .hub import Hub
+from .presence import PresenceWriter
 
 
 def init_app(app: Quart) -> None:
     """Create the broker and hub; devices start offline and are closed cleanly at shutdown."""
     broker = LocalBroker()
     hub = Hub(broker)
+    presence = PresenceWriter()
+    settings = app.config["SETTINGS"]
+    app.extensions["admission"] = Admission(
+        settings.handshake_concurrency,
+        settings.device_connect_ip_limit,
+        settings.device_connect_key_limit,
+    )
     app.extensions["broker"] = broker
     app.extensions["hub"] = hub
+    app.extensions["presence"] = presence
 
     # while_serving runs after the database opens and ends before it closes.
     @app.while_serving
@@ -24,6 +34,7 @@ def init_app(app: Quart) -> None:
         await reset_presence()
         yield
         await hub.shutdown()
+        await presence.close()
 
 
 def current_hub() -> Hub:

@@ -93,5 +93,5 @@ async def run_command(user, device_id, name: str, params: dict) -> dict:
             "latency_ms": round((time.monotonic() - started) * 1000),
             **details,
         }
-        # Spawned: the outcome is recorded even when the HTTP request was cancelled.
-        await asyncio.shield(hub.spawn(audit.record(outcome=outcome, details=details, **entry)))
+        # Queued, not awaited: the writer owns it, so a cancelled request still records it.
+        audit.record_later(outcome=outcome, details=details, **entry)

@@ -13,26 +13,22 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from ..db import is_busy
 from ..door_schema import dump
 from ..models import audit
 from ..models.base import utcnow
-from ..models.device import (
-    Device,
-    find_by_key_id,
-    mark_offline,
-    mark_online,
-    update_device,
-)
+from ..models.device import Device, find_by_key_id
 from . import protocol
 from .hub import GONE, Hub, Reply
+from .presence import PresenceWriter
 from .protocol import FrameError
 
 log = logging.getLogger(__name__)
 
 OUTBOX_SIZE = 64
 IN_FLIGHT_LIMIT = 256
-LAST_SEEN_WRITE_S = 5
 # A probe goes out every heartbeat, so a live device is heard from at least that often; silence
 # for 1.5 beats closes it, well inside the promised 2 beats.
 SILENCE_LIMIT_BEATS = 1.5
@@ -40,14 +36,58 @@ HELLO_LIMIT_BEATS = 2
 PROBE_PREFIX = "hb-"
 
 
+@dataclass(frozen=True)
+class TunnelLimits:
+    heartbeat_s: int
+    frame_rate: float  # frames per second a device may send on average...
+    frame_burst: int  # ...and at once
+
+    @classmethod
+    def of(cls, settings) -> TunnelLimits:
+        return cls(settings.heartbeat_s, settings.device_frame_rate, settings.device_frame_burst)
+
+
+class FrameBudget:
+    """A token bucket per tunnel. Past it frames are dropped (the first with an error frame);
+    a device that drops another whole burst's worth before it goes quiet is flooding."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.refilled = time.monotonic()
+        self.dropped = 0
+
+    def spend(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            if self.tokens >= self.burst - 1:
+                self.dropped = 0  # quiet long enough to fill the bucket: a fresh start
+            return True
+        self.dropped += 1
+        return False
+
+    @property
+    def flooding(self) -> bool:
+        return self.dropped > self.burst
+
+
 class Connection:
-    def __init__(self, ws, device: Device, hub: Hub, heartbeat_s: int, ip: str):
+    def __init__(
+        self, ws, device: Device, hub: Hub, presence: PresenceWriter, limits: TunnelLimits, ip: str
+    ):
         self.id = secrets.token_hex(3)
         self.ws = ws
         self.device = device
         self.device_id = device.id
         self.hub = hub
-        self.heartbeat_s = heartbeat_s
+        self.presence = presence
+        self.heartbeat_s = limits.heartbeat_s
+        self.budget = FrameBudget(limits.frame_rate, limits.frame_burst)
+        self.flooded = False
+        self.on_ready: Callable[[], None] = lambda: None  # called once the welcome is out
         self.ip = ip
         self.generation: int | None = None
         self.outbox: asyncio.Queue[dict] = asyncio.Queue(OUTBOX_SIZE)
@@ -55,7 +95,6 @@ class Connection:
         self.finished = asyncio.Event()
         self.started = self.last_received = time.monotonic()
         self.last_seen = utcnow()
-        self._last_seen_written = self.last_seen
         self._probes = 0
         self._closing = asyncio.Event()
         self._socket_closed = False
@@ -106,7 +145,7 @@ class Connection:
                 await self.hub.resolve(command_id, GONE, origin)
             self.in_flight.clear()
             # Offline before the close frame: whoever sees the close also sees the new presence.
-            changed = self.generation is not None and await mark_offline(
+            changed = self.generation is not None and await self.presence.disconnect(
                 self.device_id, self.generation, self.last_seen
             )
             await self._close_socket()
@@ -169,8 +208,30 @@ class Connection:
             if protocol.frame_size(raw) > protocol.MAX_FRAME_BYTES:
                 self.close(protocol.CLOSE_TOO_BIG, "frame over 64 KiB")
                 return
-            self.last_received, self.last_seen = time.monotonic(), utcnow()
-            await self._dispatch(raw)
+            self.last_received = time.monotonic()
+            self._seen_now()
+            if self.budget.spend():
+                await self._dispatch(raw)
+            elif not self._over_budget():
+                return
+
+    def _over_budget(self) -> bool:
+        """Drop the frame; False once the device is flooding and has been told to go."""
+        if self.budget.flooding:
+            self.flooded = True
+            self.close(protocol.CLOSE_POLICY, "frame budget exceeded")
+            return False
+        if self.budget.dropped == 1:
+            self._log(logging.WARNING, "over its frame budget; dropping frames")
+            self.send(protocol.error(protocol.RATE_LIMITED, "Too many frames; slow down."))
+        return True
+
+    def _seen_now(self) -> None:
+        now = utcnow()  # whole seconds: noted at most once a second, stored behind
+        if now != self.last_seen:
+            self.last_seen = self.device.last_seen = now
+            if self.generation is not None:
+                self.presence.note(self.device_id, last_seen=now)
 
     async def _dispatch(self, raw) -> None:
         try:
@@ -179,6 +240,10 @@ class Connection:
                 raise FrameError(protocol.INVALID_FORMAT, "Send hello first.")
             await self._handlers[type(frame)](frame)
         except Exception as exc:
+            if self.generation is None and is_busy(exc):
+                # Not welcomed yet: a clean "come back later" beats a half-open tunnel.
+                self.close(protocol.CLOSE_TRY_LATER, "server busy")
+                return
             self.send(protocol.error(*self._error_for(exc)))
 
     def _error_for(self, exc: Exception) -> tuple[str, str]:
@@ -193,7 +258,7 @@ class Connection:
         if self.generation is not None:
             raise FrameError(protocol.INVALID_FORMAT, "hello was already received.")
         state = dump(hello.state)
-        generation = await mark_online(
+        generation = await self.presence.connect(
             self.device_id, self.device.key_id, hello.agent_version, state
         )
         if generation is None:
@@ -213,6 +278,7 @@ class Connection:
         self._log(logging.INFO, "online (generation %s, agent %s)", generation, hello.agent_version)
         await self._audit("device.connect", {"agent_version": hello.agent_version})
         await self.hub.publish_device(self.device)
+        self.on_ready()
 
     async def _on_result(self, frame: protocol.ResultFrame) -> None:
         if frame.id.startswith(PROBE_PREFIX):
@@ -229,7 +295,7 @@ class Connection:
         state = dump(protocol.parse_state(frame))
         if state != self.device.state:
             self.device.state = state
-            await update_device(self.device_id, state=state)
+            self.presence.note(self.device_id, state=state)
         await self.hub.publish_device(self.device)
 
     # Heartbeat -------------------------------------------------------------------------------
@@ -250,24 +316,12 @@ class Connection:
             if now >= next_probe and self.generation is not None:
                 self._probe()
                 next_probe = now + beat
-            await self._write_last_seen()
             await asyncio.sleep(max(0.01, min(deadline, next_probe) - time.monotonic()))
 
     def _probe(self) -> None:
         # `status` is the cheapest command every agent must answer; any frame proves it alive.
         self._probes += 1
         self.send(protocol.command(f"{PROBE_PREFIX}{self._probes}", "status", {}))
-
-    async def _write_last_seen(self) -> None:
-        if self.generation is None or self.last_seen == self._last_seen_written:
-            return
-        if (self.last_seen - self._last_seen_written).total_seconds() < LAST_SEEN_WRITE_S:
-            return
-        self._last_seen_written = self.device.last_seen = self.last_seen
-        try:
-            await update_device(self.device_id, last_seen=self.last_seen)
-        except Exception:  # a busy database must not cost the tunnel; the next beat retries
-            self._log(logging.WARNING, "could not store last_seen", exc_info=True)
 
     async def _audit(self, action: str, details: dict) -> None:
         await audit.record(

@@ -1,4 +1,4 @@
-"""`GET /ws`: the device tunnel's socket: authenticate the upgrade, then run a Connection."""
+"""`GET /ws`: the tunnel's socket: admit and authenticate the upgrade, then run a Connection."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..errors import APIError
 from ..ratelimit import exempt
 from ..security import client_ip
 from . import current_hub
-from .connection import Connection
+from .connection import Connection, TunnelLimits
 
 blueprint = Blueprint("tunnel", __name__)
 
@@ -25,16 +25,29 @@ def _rejected():
 
 
 @blueprint.websocket("/ws")
-@exempt("authenticated by a 256-bit device key; one tunnel per device, closed when replaced")
+@exempt("admission control: handshakes in progress, per address and per key (tunnel/admission)")
 async def tunnel():
     """The device tunnel (WebSocket)."""
     key = _bearer_key()
-    device = await authenticate_key(key) if key else None
-    if device is None:
-        return _rejected()  # before accept: a plain HTTP 401, no upgrade
-    await websocket.accept()
-    settings = current_app.config["SETTINGS"]
-    connection = Connection(
-        websocket._get_current_object(), device, current_hub(), settings.heartbeat_s, client_ip()
-    )
-    await connection.serve()
+    key_id = key.partition(".")[0][:32]
+    admission = current_app.extensions["admission"]
+    slot = await admission.admit(client_ip(), key_id)  # refusals are plain HTTP, no upgrade
+    try:
+        device = await authenticate_key(key) if key else None
+        if device is None:
+            return _rejected()
+        await websocket.accept()
+        connection = Connection(
+            websocket._get_current_object(),
+            device,
+            current_hub(),
+            current_app.extensions["presence"],
+            TunnelLimits.of(current_app.config["SETTINGS"]),
+            client_ip(),
+        )
+        connection.on_ready = slot.release
+        await connection.serve()
+        if connection.flooded:
+            admission.cool_down(key_id)
+    finally:
+        slot.release()

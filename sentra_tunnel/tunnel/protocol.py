@@ -20,6 +20,7 @@ COMMAND_NAMES = ("open", "status", "get_config", "set_config", "override")
 
 # Codes of the `error` frame
 INVALID_FORMAT = "invalid_format"
+RATE_LIMITED = "rate_limited"
 UNKNOWN_TYPE = "unknown_type"
 INTERNAL_ERROR = "internal_error"
 

@@ -24,8 +24,9 @@ WAIT_S = 10  # bound for a subprocess or a reconnect; passing runs take a fracti
 class LiveApi:
     """An httpx client logged in to the live server, sending the CSRF token on writes."""
 
-    def __init__(self, base_url: str):
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=WAIT_S)
+    def __init__(self, base_url: str, **client_options):
+        """`client_options` go to httpx (e.g. connection limits and event hooks for load tests)."""
+        self.http = httpx.AsyncClient(base_url=base_url, **{"timeout": WAIT_S, **client_options})
         self.csrf = ""
 
     async def login(self, username: str) -> LiveApi:

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
-from tests.support.api import error_code
+from tests.support.api import audit_rows, error_code
 from tests.tunnel.fakes import CONFIG, STATE, WAIT_S, FakeDevice, provision
 
 # (method, path suffix, body, device command, sent params, a plausible result)
@@ -53,7 +52,7 @@ def _call(api, method, device_id, suffix, body=None):
 
 async def _entries(action: str) -> list[AuditEntry]:
     query = AuditEntry.select().where(AuditEntry.action == action).order_by(AuditEntry.id)
-    return await database.list(query)
+    return await audit_rows(query)
 
 
 @pytest.mark.parametrize(

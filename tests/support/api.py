@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentra_tunnel.db import database
+from sentra_tunnel.models import audit
 from sentra_tunnel.models.tenant import Shop, Tenant
 from sentra_tunnel.models.user import User
 from sentra_tunnel.security import hash_password_sync
@@ -98,3 +100,9 @@ def session_cookie(response) -> str:
         if name == "sentra_session":
             return rest.split(";", 1)[0]
     raise AssertionError("no session cookie set")
+
+
+async def audit_rows(query) -> list:
+    """Audit entries as stored, once everything recorded so far has been committed."""
+    await audit.current_writer().flush()
+    return await database.list(query)

@@ -9,10 +9,10 @@ import time
 import pytest
 from quart.testing import WebsocketResponseError
 
-from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.device import Device
 from sentra_tunnel.tunnel import protocol
+from tests.support.api import audit_rows
 
 from .fakes import STATE, WAIT_S, FakeDevice
 
@@ -23,7 +23,7 @@ async def _row(device_id) -> Device:
 
 async def _actions(device_id) -> list[str]:
     query = AuditEntry.select().where(AuditEntry.target == f"device:{device_id}")
-    entries = await database.list(query)
+    entries = await audit_rows(query)
     return [(entry.action, entry.outcome) for entry in entries]
 
 
@@ -81,7 +81,9 @@ async def test_hello_gets_welcome_and_marks_online(app, device, broker):
     assert ("device.disconnect", "ok") in await _actions(device.id)
 
 
-async def test_state_event_is_stored_and_published(app, device, broker):
+async def test_state_event_is_published_at_once_and_stored_behind(
+    app, device, broker, admin_client
+):
     opened = {**STATE, "door": "open", "lock": "unlocked"}
     async with FakeDevice(app, device.api_key) as fake:
         await fake.hello()
@@ -90,6 +92,10 @@ async def test_state_event_is_stored_and_published(app, device, broker):
             await fake.send({"type": "event", "event": "state", "data": opened})
             event = await asyncio.wait_for(events.next(), WAIT_S)
         assert event["device"]["state"] == opened
+        assert (await _row(device.id)).state == STATE  # not written on the frame itself...
+        status = await admin_client.get(f"/api/devices/{device.id}/status")
+        assert (await status.get_json())["device"]["state"] == opened  # ...yet read back at once
+        await app.extensions["presence"].store_now()
         assert (await _row(device.id)).state == opened
 
 

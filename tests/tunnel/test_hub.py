@@ -8,10 +8,10 @@ import time
 import pytest
 from quart import g
 
-from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.tunnel.commands import run_command
 from sentra_tunnel.tunnel.hub import DeviceOffline, DeviceRejected, DeviceTimeout
+from tests.support.api import audit_rows
 
 from .fakes import STATE, WAIT_S, FakeDevice
 
@@ -93,7 +93,7 @@ async def test_cancelled_request_leaves_nothing_behind_and_is_audited(app, hub, 
         await hub.drain()
         await fake.answer(command, {"opened": True})
     query = AuditEntry.select().where(AuditEntry.action == "command.open")
-    outcomes = [entry.outcome for entry in await database.list(query.order_by(AuditEntry.id))]
+    outcomes = [entry.outcome for entry in await audit_rows(query.order_by(AuditEntry.id))]
     assert outcomes == ["requested", "cancelled"]
 
 
