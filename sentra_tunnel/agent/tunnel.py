@@ -27,6 +27,7 @@ EXIT_OK, EXIT_KEY_REJECTED = 0, 3
 CLOSE_REPLACED, CLOSE_REVOKED = 4000, 4001
 MAX_FRAME = 64 * 1024
 WELCOME_TIMEOUT_S = 10
+MAX_RETRY_AFTER_S = 600  # a wrong header must not park a door for hours
 
 
 class KeyRejected(Exception):
@@ -37,8 +38,17 @@ class ProtocolError(Exception):
     """The server did not follow the tunnel protocol during the handshake."""
 
 
+class RetryLater(Exception):
+    """The server is busy or limits us (503/429): wait at least `seconds` before trying again."""
+
+    def __init__(self, status: int, seconds: float):
+        super().__init__(f"the server asked us to retry in {seconds:g} s (HTTP {status})")
+        self.seconds = seconds
+
+
 class Backoff:
-    """Exponential backoff with jitter: `initial` doubling up to `maximum`, reset on success."""
+    """Exponential backoff with full jitter: a random wait below a ceiling that starts at
+    `initial` and doubles up to `maximum`; reset on success."""
 
     def __init__(self, initial: float = 1.0, maximum: float = 60.0) -> None:
         self.initial, self.maximum = initial, maximum
@@ -47,8 +57,9 @@ class Backoff:
     def next_delay(self) -> float:
         ceiling = min(self.maximum, self.initial * 2**self.attempt)
         self.attempt += 1
-        # Half fixed, half random: a fleet of Pis after a server restart does not stampede.
-        return ceiling / 2 + random.random() * ceiling / 2
+        # Anywhere below the ceiling: a fleet of Pis after a server restart spreads out instead
+        # of coming back in waves.
+        return random.uniform(0, ceiling)
 
     def reset(self) -> None:
         self.attempt = 0
@@ -80,7 +91,7 @@ class TunnelClient:
                     break
                 if not self._session_ended(session):
                     return EXIT_KEY_REJECTED
-                delay = self.backoff.next_delay()
+                delay = self._delay(session.exception())
                 log.info("reconnecting in %.1f s", delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(stopping), delay)
@@ -88,13 +99,19 @@ class TunnelClient:
             stopping.cancel()
         return EXIT_OK
 
+    def _delay(self, exc: BaseException | None) -> float:
+        delay = self.backoff.next_delay()
+        if isinstance(exc, RetryLater):  # at least what the server asked, never in lockstep
+            delay = max(delay, exc.seconds + random.random())
+        return delay
+
     def _session_ended(self, session: asyncio.Task) -> bool:
         """Log why a session ended; False when the key is dead and the agent must quit."""
         exc = session.exception()
         if isinstance(exc, KeyRejected):
             log.error("%s", exc)
             return False
-        if isinstance(exc, (OSError, TimeoutError, InvalidHandshake, ProtocolError)):
+        if isinstance(exc, (OSError, TimeoutError, InvalidHandshake, ProtocolError, RetryLater)):
             log.warning("tunnel to %s failed: %s", self.config.ws_url, exc or type(exc).__name__)
         elif exc is not None:
             log.error("tunnel session crashed", exc_info=exc)
@@ -117,11 +134,14 @@ class TunnelClient:
                     pass
                 self._check_close(ws.close_code, ws.close_reason)
         except InvalidStatus as exc:
-            if exc.response.status_code in (401, 403):
+            status = exc.response.status_code
+            if status in (401, 403):
                 raise KeyRejected(
                     f"the server rejected this device's API key (HTTP "
-                    f"{exc.response.status_code}); register again with a new token"
+                    f"{status}); register again with a new token"
                 ) from None
+            if status in (429, 503):
+                raise RetryLater(status, _retry_after(exc.response.headers)) from None
             raise
 
     def _ssl(self) -> Any:
@@ -204,6 +224,14 @@ class TunnelClient:
 
     def _state(self) -> dict:
         return dump(self.controller.state)
+
+
+def _retry_after(headers) -> float:
+    """Seconds from a Retry-After header (an HTTP date counts as unknown: 0)."""
+    try:
+        return min(max(float(headers.get("Retry-After", "0")), 0.0), MAX_RETRY_AFTER_S)
+    except ValueError:
+        return 0.0
 
 
 def _parse(frame: str | bytes) -> dict | None:

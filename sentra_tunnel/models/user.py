@@ -97,6 +97,9 @@ class SessionCache:
     def forget(self, session_id: str) -> None:
         self._entries.pop(session_id, None)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def forget_user(self, user_id) -> None:
         for session_id, (_, session) in list(self._entries.items()):
             if session.user_id == user_id:
@@ -139,6 +142,7 @@ async def start_session(user: User, client: str) -> tuple[str, Session]:
     session = await Session.acreate(
         id=token_hash(raw), user=user, csrf_token=new_token(nbytes=24), client=client[:200]
     )
+    session_cache.put(session)
     return raw, session
 
 

@@ -15,11 +15,18 @@ from quart import current_app
 
 from ..auth import actor_context
 from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams, dump
-from ..errors import APIError, _fields_from_pydantic, forbidden, not_found, validation_error
+from ..errors import (
+    APIError,
+    _fields_from_pydantic,
+    busy,
+    forbidden,
+    not_found,
+    validation_error,
+)
 from ..models import audit
 from ..models.device import get_device_for
 from . import current_hub
-from .hub import CommandFailed, DeviceOffline, DeviceRejected, DeviceTimeout
+from .hub import CommandFailed, DeviceOffline, DeviceRejected, DeviceTimeout, HubBusy
 
 # name → (lowest role, params model or None for "no params")
 COMMANDS: dict[str, tuple[str, type[BaseModel] | None]] = {
@@ -57,6 +64,8 @@ def api_error_for(failure: CommandFailed) -> APIError:
         return APIError(504, "device_timeout", "The device did not answer in time.")
     if isinstance(failure, DeviceOffline):
         return APIError(503, "device_offline", str(failure) or "The device is offline.")
+    if isinstance(failure, HubBusy):
+        return busy(str(failure))
     return APIError(502, "device_error", str(failure))
 
 

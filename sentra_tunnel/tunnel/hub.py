@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHUTDOWN_WAIT_S = 5
+PENDING_LIMIT = 10_000  # commands waiting for devices at once; more answer 503 busy at once
 
 
 class CommandFailed(Exception):
@@ -36,6 +37,10 @@ class DeviceOffline(CommandFailed):
 
 class DeviceTimeout(CommandFailed):
     pass
+
+
+class HubBusy(CommandFailed):
+    """Too many commands are waiting for devices already."""
 
 
 class DeviceRejected(CommandFailed):
@@ -80,6 +85,8 @@ class Hub:
         self, device_id: int, name: str, params: dict, *, timeout: float, command_id: str = ""
     ) -> dict:
         """Send a command and return the device's result; raises a CommandFailed subclass."""
+        if len(self.pending) >= PENDING_LIMIT:
+            raise HubBusy("Too many door commands are under way; try again shortly.")
         command_id = command_id or self.new_command_id()
         future = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future

@@ -18,10 +18,16 @@ class FakeHub:
     def __init__(self) -> None:
         self.connections: asyncio.Queue[tuple[ServerConnection, dict]] = asyncio.Queue()
         self.welcome = True
+        self.refusals: list[tuple[HTTPStatus, str]] = []  # the next upgrades refused, in order
 
     def check_key(self, connection, request):
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
             return connection.respond(HTTPStatus.UNAUTHORIZED, "unknown key\n")
+        if self.refusals:
+            status, retry_after = self.refusals.pop(0)
+            response = connection.respond(status, "busy\n")
+            response.headers["Retry-After"] = retry_after
+            return response
         return None
 
     async def handler(self, ws: ServerConnection) -> None:

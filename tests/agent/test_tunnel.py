@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from http import HTTPStatus
 
 import pytest
 import pytest_asyncio
@@ -11,7 +12,13 @@ from websockets.asyncio.server import ServerConnection
 
 from sentra_tunnel.agent import AGENT_VERSION
 from sentra_tunnel.agent.config import AgentConfig
-from sentra_tunnel.agent.tunnel import EXIT_KEY_REJECTED, EXIT_OK, Backoff, TunnelClient
+from sentra_tunnel.agent.tunnel import (
+    EXIT_KEY_REJECTED,
+    EXIT_OK,
+    Backoff,
+    RetryLater,
+    TunnelClient,
+)
 from sentra_tunnel.door_schema import dump
 
 from .fakes import API_KEY, TIMEOUT
@@ -170,10 +177,40 @@ async def test_stop_while_connected_and_while_waiting(hub, controller):
     assert await asyncio.wait_for(task, TIMEOUT) == EXIT_OK
 
 
-def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets():
+def test_backoff_doubles_with_full_jitter_up_to_the_cap_and_resets():
     backoff = Backoff(initial=1, maximum=60)
     delays = [backoff.next_delay() for _ in range(9)]
     ceilings = [1, 2, 4, 8, 16, 32, 60, 60, 60]
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
     backoff.reset()
     assert backoff.next_delay() <= 1
+
+
+def test_a_fleet_spreads_over_the_whole_backoff_window():
+    """Full jitter: 1,000 agents at the same attempt land all over [0, ceiling], not in a band."""
+    delays = []
+    for _ in range(1000):
+        backoff = Backoff(initial=1, maximum=60)
+        backoff.attempt = 3  # ceiling 8 s
+        delays.append(backoff.next_delay())
+    assert min(delays) < 1 and max(delays) > 7
+    assert sum(1 for d in delays if d < 4) > 300  # the lower half is used, not skipped
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS])
+async def test_a_refused_upgrade_waits_at_least_retry_after(hub, controller, status):
+    hub.refusals = [(status, "7")]
+    client = TunnelClient(agent_config(hub.url), controller, backoff=Backoff(0.01, 0.05))
+    with pytest.raises(RetryLater) as refused:
+        await client._session()
+    assert refused.value.seconds == 7
+    assert all(client._delay(refused.value) >= 7 for _ in range(50))
+
+
+@pytest.mark.asyncio
+async def test_the_agent_comes_back_after_a_refusal(hub, start_client):
+    hub.refusals = [(HTTPStatus.SERVICE_UNAVAILABLE, "0"), (HTTPStatus.SERVICE_UNAVAILABLE, "soon")]
+    start_client(hub.url)
+    _, hello = await hub.next_connection()
+    assert hello["type"] == "hello" and hub.refusals == []

@@ -1,0 +1,72 @@
+"""The audit writer: many entries per transaction, in order, durable before `record` returns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sentra_tunnel.db import DatabaseBusy, database
+from sentra_tunnel.models import audit
+from sentra_tunnel.models.audit import AuditEntry, AuditWriter, verify_chain
+from tests.support.api import audit_rows
+
+
+async def test_concurrent_entries_share_transactions_and_keep_the_chain(app):
+    writer = audit.current_writer()
+    batches_before = writer.batches
+    entries = await asyncio.gather(
+        *(audit.record("auth.login", actor=f"u{n}", target=f"user:{n}") for n in range(300))
+    )
+    assert [entry.target for entry in entries] == [f"user:{n}" for n in range(300)]
+    ids = [entry.id for entry in entries]
+    assert ids == sorted(ids) and len(set(ids)) == 300  # committed in the order recorded
+    assert writer.batches - batches_before < 30  # group commit, not one transaction each
+    checked, broken = await database.run(verify_chain)
+    assert broken is None and checked >= 300
+
+
+async def test_record_returns_only_once_the_entry_is_stored(app):
+    entry = await audit.record("tenant.create", actor="op", target="tenant:1")
+    stored = await AuditEntry.aget_by_id(entry.id)
+    assert (stored.action, stored.hash) == ("tenant.create", entry.hash)
+
+
+async def test_a_busy_database_is_retried_and_nothing_is_dropped(app, monkeypatch):
+    failures = [DatabaseBusy("locked"), DatabaseBusy("locked")]
+    original = AuditWriter.write
+
+    async def flaky_write(self, items):
+        if failures:
+            raise failures.pop()
+        return await original(self, items)
+
+    monkeypatch.setattr(AuditWriter, "write", flaky_write)
+    monkeypatch.setattr(AuditWriter, "retry_first_s", 0.001)
+    entries = await asyncio.gather(
+        *(audit.record("shop.create", actor="a", target=f"shop:{n}") for n in range(5))
+    )
+    assert failures == [] and len({entry.id for entry in entries}) == 5
+    rows = await audit_rows(AuditEntry.select().where(AuditEntry.action == "shop.create"))
+    assert sorted(row.target for row in rows) == [f"shop:{n}" for n in range(5)]
+
+
+async def test_a_cancelled_caller_does_not_lose_its_entry(app):
+    task = asyncio.ensure_future(audit.record("device.revoke", actor="a", target="device:9"))
+    await asyncio.sleep(0)  # the entry is queued once the task has started
+    task.cancel()
+    rows = await audit_rows(AuditEntry.select().where(AuditEntry.target == "device:9"))
+    assert [row.action for row in rows] == ["device.revoke"]
+
+
+async def test_entries_recorded_later_are_read_back(app, bakery):
+    audit.record_later("command.open", actor="x", target="device:3", tenant_id=bakery.tenant.id)
+    entries = await audit.entries_visible_to(bakery.admin, device_id=3)
+    assert [entry.action for entry in entries] == ["command.open"]
+
+
+async def test_a_full_queue_answers_busy_instead_of_growing(app, monkeypatch):
+    writer = audit.current_writer()
+    monkeypatch.setattr(writer, "queue_limit", 0)
+    with pytest.raises(DatabaseBusy):
+        audit.record_later("auth.login", actor="a", target="user:1")
