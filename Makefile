@@ -44,6 +44,17 @@ css:
 	npm ci --no-audit --no-fund
 	npm run css
 
+# Capacity benchmark (bench/README.md): the full run, and one under 2 minutes.
+# `make bench SOAK_S=600` adds a 10-minute soak; bench-quick never soaks.
+.PHONY: bench bench-quick
+bench: $(VENV)/.installed
+	$(BIN)/pip install -q -r bench/requirements.txt
+	$(BIN)/python -m bench.run $(if $(SOAK_S),--soak $(SOAK_S))
+
+bench-quick: $(VENV)/.installed
+	$(BIN)/pip install -q -r bench/requirements.txt
+	$(BIN)/python -m bench.run --quick
+
 format: test-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
