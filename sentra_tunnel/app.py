@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from quart import Quart
+from quart.sessions import SecureCookieSessionInterface
 from quart_schema import Info, QuartSchema
 
 from . import auth, errors, headers, portal, ratelimit, tunnel
@@ -31,6 +32,17 @@ BLUEPRINTS = (
 )
 
 
+class UnusedCookieSession(SecureCookieSessionInterface):
+    """Quart's signed-cookie `session` is not used (the login lives in quart-auth's cookie and
+    the server-side session), so no request pays for reading and verifying it."""
+
+    async def open_session(self, app, request):
+        return await self.make_null_session(app)
+
+    async def save_session(self, app, session, response) -> None:
+        return None
+
+
 def build_app(config: Settings | dict | None = None) -> Quart:
     """Build the app; `config` is a Settings, or overrides applied to the environment's."""
     if isinstance(config, Settings):
@@ -42,6 +54,7 @@ def build_app(config: Settings | dict | None = None) -> Quart:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    app.session_interface = UnusedCookieSession()
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

@@ -22,12 +22,15 @@ def fail(message: str, code: int = 2) -> None:
 def hypercorn_config(settings: Settings):
     from hypercorn.config import Config
 
+    from .access_log import AccessLogger
+
     config = Config()
     config.bind = [f"0.0.0.0:{settings.port}"]
     config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE
     config.websocket_ping_interval = settings.heartbeat_s
     config.read_timeout = READ_TIMEOUT_S
     config.accesslog = "-"
+    config.logger_class = AccessLogger
     config.errorlog = "-"
     if settings.tls_cert_file:
         config.certfile = settings.tls_cert_file

@@ -13,15 +13,26 @@ past that, or after `ACQUIRE_TIMEOUT_S`, `DatabaseBusy` answers `503 busy` inste
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    DatabaseProxy,
+    InterfaceError,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from playhouse.migrations import Runner
-from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase, greenlet_spawn
+from playhouse.pwasyncio import (
+    AsyncPostgresqlDatabase,
+    AsyncSqliteConnection,
+    AsyncSqliteDatabase,
+    AsyncSqlitePool,
+    CursorAdapter,
+    greenlet_spawn,
+)
 
 from .config import PROJECT_ROOT
 
@@ -39,9 +50,8 @@ SQLITE_PRAGMAS = {
 SQLITE_OPTIONS = {"pragmas": SQLITE_PRAGMAS, "timeout": 5, "lock_type": "IMMEDIATE"}
 
 ACQUIRE_TIMEOUT_S = 5
-WAITERS_PER_CONNECTION = (
-    500  # a line that long clears in well under a second; longer ones fail fast
-)
+# A line this long per connection clears in well under a second; a longer one fails at once.
+WAITERS_PER_CONNECTION = 500
 
 log = logging.getLogger(__name__)
 database = DatabaseProxy()
@@ -58,6 +68,41 @@ def is_busy(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and "locked" in str(error)
 
 
+def _run_statement(raw, sql: str, params) -> CursorAdapter:
+    cursor = raw.execute(sql, params)
+    try:
+        return CursorAdapter(
+            cursor.fetchall(),
+            lastrowid=cursor.lastrowid,
+            rowcount=cursor.rowcount,
+            description=cursor.description,
+        )
+    finally:
+        cursor.close()
+
+
+class OneTripSqliteConnection(AsyncSqliteConnection):
+    """Execute, fetch and close in one trip to aiosqlite's thread instead of three: each trip
+    is a thread handoff under the GIL, and they were most of a small query's cost."""
+
+    async def _execute(self, sql, params=None):
+        return await self.conn._execute(_run_statement, self.conn._conn, sql, params or ())
+
+
+class SqlitePool(AsyncSqlitePool):
+    async def _create_connection(self):
+        return OneTripSqliteConnection((await super()._create_connection()).conn)
+
+    async def acquire(self, timeout=None):
+        if self._closed:
+            raise InterfaceError("Pool is closed.")
+        try:
+            return self._queue.get_nowait()  # the common case needs no timer
+        except asyncio.QueueEmpty:
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
+
+
 class UnitOfWorkMixin:
     """Connections are lent per query or transaction, never per task (see the module docstring)."""
 
@@ -65,6 +110,12 @@ class UnitOfWorkMixin:
         super().__init__(*args, **kwargs)
         self._waiting = 0
         self._max_waiting = WAITERS_PER_CONNECTION * max(1, self._pool_size)
+        self._write_turn = asyncio.Lock()
+
+    def write_turn(self) -> asyncio.Lock:
+        """Held around this process's batched write transactions: taking turns here is free,
+        while SQLite makes the loser of a race sleep in its busy handler (1 ms and up)."""
+        return self._write_turn
 
     async def run(self, fn, *args, **kwargs):
         try:
@@ -84,7 +135,13 @@ class UnitOfWorkMixin:
             raise DatabaseBusy("Too many requests are waiting for the database.")
         self._waiting += 1
         try:
-            return await super()._acquire_conn_async()
+            if self._pool is None:
+                return await super()._acquire_conn_async()
+            conn = await self._pool_acquire(self._pool)  # skips the pool-creation timer
+            conn._pool = self._pool
+            return conn
+        except TimeoutError as error:
+            raise DatabaseBusy("No database connection was free in time.") from error
         except OperationalError as error:
             if "Timed out" in str(error):
                 raise DatabaseBusy("No database connection was free in time.") from error
@@ -94,7 +151,16 @@ class UnitOfWorkMixin:
 
 
 class SqliteUnitOfWork(UnitOfWorkMixin, AsyncSqliteDatabase):
-    pass
+    async def _create_pool_async(self):
+        size = 1 if self.database == ":memory:" else self._pool_size
+        pool = SqlitePool(
+            self.database,
+            pool_size=size,
+            on_connect=self._add_conn_hooks,
+            timeout=self._timeout,
+            **self.connect_params,
+        )
+        return await pool.initialize()
 
 
 class PostgresUnitOfWork(UnitOfWorkMixin, AsyncPostgresqlDatabase):
@@ -154,101 +220,3 @@ def migrate_up(url: str) -> list[str]:
         return migration_runner(sync_db).up()
     finally:
         sync_db.close()
-
-
-class BatchWriter:
-    """One task that writes queued items in order, many per transaction (group commit).
-
-    SQLite has one writer anyway; funnelling the hot writes (audit, presence) through one task
-    per kind turns many small transactions that queue for the lock into a few large ones, and
-    the cost per item falls as load rises. A busy database is retried with a growing pause;
-    nothing queued is dropped. Subclasses say how a batch is written (`write`) and may have
-    work of their own that is due now and then (`has_due_work`, checked every `wake_s`).
-    """
-
-    batch_size = 500
-    queue_limit = 20_000
-    wake_s: float | None = None
-    retry_first_s, retry_max_s = 0.05, 2.0
-
-    def __init__(self) -> None:
-        self._queue: deque[tuple[object, asyncio.Future]] = deque()
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._last: asyncio.Future | None = None
-        self.batches = 0
-
-    async def write(self, items: list) -> list:
-        """Store these items in one transaction; one result per item, in order."""
-        raise NotImplementedError
-
-    def has_due_work(self) -> bool:
-        return False
-
-    def submit(self, item) -> asyncio.Future:
-        """Queue an item; the future resolves with its result once it is committed."""
-        if len(self._queue) >= self.queue_limit:
-            raise DatabaseBusy(f"{type(self).__name__} is behind; try again shortly.")
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
-        self._last = future
-        self.wake()
-        return future
-
-    def wake(self) -> None:
-        self._wakeup.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def flush(self) -> None:
-        """Wait until every item submitted so far is committed (read your own writes)."""
-        if self._last is not None and not self._last.done():
-            await asyncio.wait([self._last])
-
-    async def close(self) -> None:
-        await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.wake_s):
-                    await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue or self.has_due_work():
-                await self._write_next()
-
-    async def _write_next(self) -> None:
-        batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
-        pause = self.retry_first_s
-        while True:
-            try:
-                results = await self.write([item for item, _ in batch])
-                break
-            except Exception as error:
-                if not is_busy(error):
-                    log.error(
-                        "%s could not write %d items",
-                        type(self).__name__,
-                        len(batch),
-                        exc_info=True,
-                    )
-                    for _, future in batch:
-                        _fail(future, error)
-                    return
-                log.warning("%s: database busy, retrying %d items", type(self).__name__, len(batch))
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, self.retry_max_s)
-        self.batches += 1
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-
-
-def _fail(future: asyncio.Future, error: Exception) -> None:
-    if not future.done():
-        future.set_exception(error)
-        future.exception()  # the submitter may not wait for it; the log has it already

@@ -2,28 +2,84 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
 from functools import wraps
 
-from limits import parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits import parse as parse_limit
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
+from limits.util import WindowStats
 from quart import Quart, current_app
 
 from .errors import APIError
 from .security import client_ip
+
+SWEEP_EVERY_S = 60
+
+
+@functools.lru_cache(maxsize=64)
+def parse(limit: str):
+    """A limit string such as "300/minute", parsed once."""
+    return parse_limit(limit)
+
+
+class LocalFixedWindow:
+    """limits' fixed-window strategy for one process, in plain memory.
+
+    limits' own memory storage takes an asyncio lock per key and sweeps every key for expiry
+    after each hit: a fifth of a small request's cost, growing with users and devices. A dict of
+    counters needs neither; ended windows are swept once a minute. With Redis the limits
+    library itself counts, shared by every node, with the same strategy.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int, int]] = {}  # key → (window, hits, its seconds)
+        self._swept_at = 0.0
+
+    def _used(self, key: str, window: int) -> int:
+        seen = self._counts.get(key)
+        return seen[1] if seen and seen[0] == window else 0
+
+    async def hit(self, item, *identifiers, cost: int = 1) -> bool:
+        key, expiry = item.key_for(*identifiers), item.get_expiry()
+        window = int(time.time() // expiry)
+        used = self._used(key, window)
+        if used + cost > item.amount:
+            return False
+        self._counts[key] = (window, used + cost, expiry)
+        self._sweep()
+        return True
+
+    async def test(self, item, *identifiers, cost: int = 1) -> bool:
+        window = int(time.time() // item.get_expiry())
+        return self._used(item.key_for(*identifiers), window) + cost <= item.amount
+
+    async def get_window_stats(self, item, *identifiers) -> WindowStats:
+        expiry = item.get_expiry()
+        window = int(time.time() // expiry)
+        used = self._used(item.key_for(*identifiers), window)
+        return WindowStats((window + 1) * expiry, max(0, item.amount - used))
+
+    def _sweep(self) -> None:
+        now = time.time()
+        if now - self._swept_at < SWEEP_EVERY_S:
+            return
+        self._swept_at = now
+        for key, (window, _, expiry) in list(self._counts.items()):
+            if (window + 1) * expiry <= now:
+                del self._counts[key]
 
 
 def init_app(app: Quart) -> None:
     settings = app.config["SETTINGS"]
     if settings.redis_url:
         storage = storage_from_string("async+" + settings.redis_url)
+        app.extensions["rate_limiter"] = FixedWindowRateLimiter(storage)
     else:
-        storage = MemoryStorage()
-    app.extensions["rate_limiter"] = MovingWindowRateLimiter(storage)
+        app.extensions["rate_limiter"] = LocalFixedWindow()
 
 
 async def hit(limit: str, *keys: str) -> None:

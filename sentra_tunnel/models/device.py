@@ -51,6 +51,12 @@ class Device(BaseModel):
             "state": self.state,
         }
 
+    def is_visible_to(self, user) -> bool:
+        """The in-memory twin of `_devices_query`, for a row this process holds already."""
+        if user.tenant_id is not None and self.tenant_id != user.tenant_id:
+            return False
+        return not user.shop_ids or self.shop_id in user.shop_ids
+
 
 def _devices_query(user):
     query = Device.select().order_by(Device.shop, Device.name)

@@ -22,6 +22,7 @@ from quart import Quart, g, request
 LANGUAGES = {"de": "Deutsch", "en": "English"}
 DEFAULT_LANGUAGE = "de"
 DEFAULT_TIMEZONE = "Europe/Berlin"
+UNTRANSLATED_PREFIXES = ("/api/", "/auth/", "/ws")
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "translations"
 
 _language: ContextVar[str] = ContextVar("portal_language", default=DEFAULT_LANGUAGE)
@@ -134,6 +135,8 @@ def time_ago(value) -> str:
 
 
 async def _choose_language_and_zone() -> None:
+    if request.path.startswith(UNTRANSLATED_PREFIXES):
+        return  # JSON answers carry no translated text
     use_language(pick_language(g.get("user")))
     use_timezone(pick_timezone())
 

@@ -44,12 +44,17 @@ class Admission:
         if self.in_progress >= self.concurrency:
             self.refused += 1
             raise busy("Too many devices are connecting; try again shortly.", self._retry_after())
-        self._refuse_while_cooling(key_id)
-        await hit(self.ip_limit, "ws-ip", ip)
-        if key_id:
-            await hit(self.key_limit, "ws-key", key_id)
-        self.in_progress += 1
-        return HandshakeSlot(self)
+        self.in_progress += 1  # taken before any await, so concurrent checks see it
+        slot = HandshakeSlot(self)
+        try:
+            self._refuse_while_cooling(key_id)
+            await hit(self.ip_limit, "ws-ip", ip)
+            if key_id:
+                await hit(self.key_limit, "ws-key", key_id)
+        except BaseException:
+            slot.release()
+            raise
+        return slot
 
     def cool_down(self, key_id: str, seconds: float = FLOOD_COOL_DOWN_S) -> None:
         self._cooling[key_id] = time.monotonic() + seconds

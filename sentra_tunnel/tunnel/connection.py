@@ -59,7 +59,8 @@ class FrameBudget:
 
     def spend(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        if self.tokens < self.burst:
+            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
         self.refilled = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -68,6 +69,10 @@ class FrameBudget:
             return True
         self.dropped += 1
         return False
+
+    def credit(self) -> None:
+        """We asked the device something: its answer must never count against it."""
+        self.tokens = min(self.tokens + 1, self.burst + IN_FLIGHT_LIMIT)
 
     @property
     def flooding(self) -> bool:
@@ -86,8 +91,8 @@ class Connection:
         self.presence = presence
         self.heartbeat_s = limits.heartbeat_s
         self.budget = FrameBudget(limits.frame_rate, limits.frame_burst)
-        self.flooded = False
         self.on_ready: Callable[[], None] = lambda: None  # called once the welcome is out
+        self.on_flood: Callable[[], None] = lambda: None  # called before a flood closes it
         self.ip = ip
         self.generation: int | None = None
         self.outbox: asyncio.Queue[dict] = asyncio.Queue(OUTBOX_SIZE)
@@ -192,6 +197,7 @@ class Connection:
         if len(self.in_flight) >= IN_FLIGHT_LIMIT:  # only unanswered, long timed-out ids remain
             self.in_flight.pop(next(iter(self.in_flight)))
         self.in_flight[frame["id"]] = origin
+        self.budget.credit()
         return True
 
     async def _write_loop(self) -> None:
@@ -218,7 +224,7 @@ class Connection:
     def _over_budget(self) -> bool:
         """Drop the frame; False once the device is flooding and has been told to go."""
         if self.budget.flooding:
-            self.flooded = True
+            self.on_flood()  # before the close frame: a quick reconnect must meet the cool-down
             self.close(protocol.CLOSE_POLICY, "frame budget exceeded")
             return False
         if self.budget.dropped == 1:
@@ -321,7 +327,8 @@ class Connection:
     def _probe(self) -> None:
         # `status` is the cheapest command every agent must answer; any frame proves it alive.
         self._probes += 1
-        self.send(protocol.command(f"{PROBE_PREFIX}{self._probes}", "status", {}))
+        if self.send(protocol.command(f"{PROBE_PREFIX}{self._probes}", "status", {})):
+            self.budget.credit()
 
     async def _audit(self, action: str, details: dict) -> None:
         await audit.record(

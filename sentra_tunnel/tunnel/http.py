@@ -46,8 +46,7 @@ async def tunnel():
             client_ip(),
         )
         connection.on_ready = slot.release
+        connection.on_flood = lambda: admission.cool_down(key_id)
         await connection.serve()
-        if connection.flooded:
-            admission.cool_down(key_id)
     finally:
         slot.release()

@@ -154,6 +154,11 @@ class Hub:
             del self.connections[connection.device_id]
             await self.broker.release(connection.device_id, self.node_id)
 
+    def held_device(self, device_id: int):
+        """The row of a device whose tunnel this process holds, or None."""
+        connection = self.connections.get(device_id)
+        return connection.device if connection is not None else None
+
     def is_connected(self, device_id: int) -> bool:
         return device_id in self.connections
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ..db import BatchWriter, database
+from ..batch_writer import BatchWriter
+from ..db import database
 from ..models.device import unwritten_presence, write_presence
 
 FLUSH_S = 2.0

@@ -379,3 +379,94 @@ async def test_stream_of_a_deleted_door_removes_its_panel(capacity_server, admin
     assert (await admin.get("/auth/me")).status_code == 200
     assert (await admin.get(f"/events?door={door_id}")).status_code == 404
     assert statuses[500] == 0, report(statuses, capacity_server)
+
+
+async def test_a_flooding_device_is_cut_off_and_other_doors_notice_nothing(
+    capacity_server, admin, statuses
+):
+    """One device floods its tunnel with 3,000 frames while 50 commands go to ten other doors:
+    every command is answered, the flooder is told once and closed with 1008, and the server
+    still takes new tunnels."""
+    flood_frames, neighbours, commands = 3000, 10, 50
+    shop_id = await admin.create_shop("Flood Main")
+    keys = dict(await provision(admin, shop_id, neighbours + 2))
+    (flooder_key, newcomer_key), door_ids = list(keys.values())[:2], list(keys)[2:]
+    handshakes: Counter = Counter()
+    event = json.dumps({"type": "event", "event": "state", "data": OPEN_EVENT_STATE})
+
+    async def flood(device: TunnelDevice) -> int:
+        """Send without reading until the server closes; how many frames went out."""
+        sent = 0
+        with contextlib.suppress(ConnectionClosed):
+            while sent < flood_frames and device.ws.protocol.close_rcvd is None:
+                await device.ws.send(event)
+                sent += 1
+        return sent
+
+    async def told(device: TunnelDevice) -> list[dict]:
+        """Everything the flooder is sent until its tunnel closes, probes answered."""
+        frames = []
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in device.ws:
+                frame = json.loads(raw)
+                if not await device.answered_probe(frame):
+                    frames.append(frame)
+        return frames
+
+    async def close_frame(device: TunnelDevice):
+        """The server's close frame. websockets has no event for it, only for the end of TCP,
+        which after a flood can trail it by many seconds."""
+        while device.ws.protocol.close_rcvd is None:
+            await asyncio.sleep(0.01)
+        return device.ws.protocol.close_rcvd
+
+    async with contextlib.AsyncExitStack() as stack:
+        doors, failures = await open_tunnels(
+            stack, capacity_server, [keys[door_id] for door_id in door_ids], handshakes
+        )
+        assert len(doors) == neighbours, f"handshakes {dict(handshakes)}, {dict(failures)}"
+        flooder = await stack.enter_async_context(
+            TunnelDevice(capacity_server.ws_url, flooder_key, handshakes)
+        )
+        await flooder.hello()
+        reading = asyncio.ensure_future(told(flooder))
+        sent, responses = await asyncio.wait_for(
+            asyncio.gather(
+                flood(flooder),
+                asyncio.gather(
+                    *(
+                        admin.post(f"/api/commands/{door_ids[number % neighbours]}/status")
+                        for number in range(commands)
+                    ),
+                    return_exceptions=True,
+                ),
+            ),
+            LOAD_WAIT_S,
+        )
+        closed = None  # stays None if the server never closes the flooder: asserted below
+        with contextlib.suppress(TimeoutError):
+            closed = await asyncio.wait_for(close_frame(flooder), LOAD_WAIT_S)
+        flooder.ws.transport.abort()
+        frames = await asyncio.wait_for(reading, LOAD_WAIT_S)
+        still_serving = sum(not door.closed for door in doors)
+
+        async with TunnelDevice(capacity_server.ws_url, newcomer_key, handshakes) as newcomer:
+            welcome = await newcomer.hello()
+
+    outcomes = Counter(
+        r.status_code if isinstance(r, httpx.Response) else type(r).__name__ for r in responses
+    )
+    answered = sum(
+        isinstance(r, httpx.Response)
+        and r.status_code == 200
+        and r.json() == {"ok": True, "result": COMMAND_STATE}
+        for r in responses
+    )
+    assert answered == commands, f"outcomes {dict(outcomes)}\n{server_errors(capacity_server)}"
+    errors = [frame["error"]["code"] for frame in frames if frame["type"] == "error"]
+    assert errors == ["rate_limited"], f"after {sent} frames the flooder got {frames[:5]}"
+    assert closed is not None and closed.code == 1008, f"closed with {closed} after {sent} frames"
+    assert still_serving == neighbours
+    assert welcome["type"] == "welcome"
+    assert handshakes[500] == 0 and statuses[500] == 0, report(statuses, capacity_server)
+    assert server_errors(capacity_server) == "(none)"
