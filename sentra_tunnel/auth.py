@@ -35,6 +35,10 @@ class SessionCookies(QuartAuth):
         self._verified: dict[str, tuple[float, str | None]] = {}
         super().__init__(app)
 
+    async def _template_context(self) -> dict:
+        # quart-auth's own is a plain function, which Quart runs in a thread for every render.
+        return {"current_user": self.load_user()}
+
     def load_token(self, token: str, app: Quart | None = None) -> str | None:
         now = time.monotonic()
         seen = self._verified.get(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
 
 from .config import ConfigError, Settings, from_environment
@@ -12,6 +13,7 @@ from .db import database, migration_runner, open_sync, pending_migrations
 
 READ_TIMEOUT_S = 300  # half-open browser sockets die; device tunnels have their own pong deadline
 WEBSOCKET_MAX_MESSAGE = 64 * 1024
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -27,6 +29,9 @@ def hypercorn_config(settings: Settings):
     config = Config()
     config.bind = [f"0.0.0.0:{settings.port}"]
     config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE
+    # A fleet reconnecting after a restart or a shop's phones reopening their pages arrive at
+    # once; Hypercorn's default backlog of 100 drops the rest, and they retry after 1, 3, 7 s.
+    config.backlog = LISTEN_BACKLOG
     config.websocket_ping_interval = settings.heartbeat_s
     config.read_timeout = READ_TIMEOUT_S
     config.accesslog = "-"
@@ -53,13 +58,31 @@ def serve(settings: Settings) -> None:
         "(first login: admin / admin, then choose a new password)",
         flush=True,
     )
-    coroutine = hypercorn_serve(app, hypercorn_config(settings))
+    coroutine = hypercorn_serve(
+        app,
+        hypercorn_config(settings),
+        shutdown_trigger=lambda: _signalled_then_tunnels_closed(app),
+    )
     try:
         import uvloop
 
         uvloop.run(coroutine)
     except ImportError:
         asyncio.run(coroutine)
+
+
+async def _signalled_then_tunnels_closed(app) -> None:
+    """Wait for SIGTERM/SIGINT, then end every live stream and close every tunnel (1001,
+    offline) before Hypercorn stops: otherwise it waits out its grace period for sockets that
+    never end by themselves, and the fleet's reconnect backoff grows meanwhile."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for name in ("SIGINT", "SIGTERM"):
+        loop.add_signal_handler(getattr(signal, name), stop.set)
+    await stop.wait()
+    app.extensions["admission"].stopping = True
+    app.extensions["broker"].close()
+    await app.extensions["hub"].shutdown()
 
 
 def migrate(settings: Settings, action: str) -> None:

@@ -46,7 +46,7 @@ class Settings:
     device_connect_key_limit: str = "12/minute"
     device_frame_rate: int = 20
     device_frame_burst: int = 50
-    handshake_concurrency: int = 128
+    handshake_concurrency: int = 256
     testing: bool = False
 
     def with_overrides(self, **overrides) -> Settings:

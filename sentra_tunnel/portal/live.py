@@ -7,6 +7,7 @@ event object itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -48,6 +49,11 @@ class Viewer:
             return False
         return not self.shop_ids or event.get("shop_id") in self.shop_ids
 
+    @property
+    def render_key(self) -> tuple:
+        """Viewers with equal keys see identical HTML."""
+        return (self.language, self.timezone, self.can_open, self.is_admin)
+
     def activate(self) -> None:
         """Render in this viewer's language and time zone from here on (this task only)."""
         i18n.use_language(self.language)
@@ -61,25 +67,38 @@ def event_device_id(event: dict):
 
 
 class RenderCache:
-    """Remembers recent renders; holding the event keeps `id(event)` from being reused."""
+    """Each SSE message rendered once per anchor and kind of viewer, shared by every stream.
+
+    The anchor is the event itself (by identity: holding it keeps `id(event)` from being reused)
+    or a hashable summary of what a page shows (by value). The first stream to need a message
+    starts the render and the others await that same render: an event reaches every stream at
+    once, so looking for a finished one would find none.
+    """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self.entries: OrderedDict[tuple, tuple[dict, str]] = OrderedDict()
+        self.entries: OrderedDict[tuple, tuple[object, asyncio.Future]] = OrderedDict()
         self.renders = 0
 
-    async def render(self, event: dict, template: str, viewer: Viewer, **context) -> str:
-        key = (id(event), template, viewer.language, viewer.timezone, viewer.can_open)
+    async def message(self, anchor, target: str, template: str, viewer: Viewer, **context) -> str:
+        by_identity = isinstance(anchor, dict)
+        key = (id(anchor) if by_identity else anchor, target, template, viewer.render_key)
         cached = self.entries.get(key)
-        if cached is not None and cached[0] is event:
-            return cached[1]
+        if cached is None or (by_identity and cached[0] is not anchor):
+            rendering = asyncio.ensure_future(self._render(target, template, viewer, context))
+            cached = self.entries[key] = (anchor, rendering)
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        rendering = cached[1]
+        return rendering.result() if rendering.done() else await asyncio.shield(rendering)
+
+    async def _render(self, target: str, template: str, viewer: Viewer, context: dict) -> str:
         viewer.activate()
-        html = await render_template(template, can_open=viewer.can_open, **context)
         self.renders += 1
-        self.entries[key] = (event, html)
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-        return html
+        html = await render_template(
+            template, can_open=viewer.can_open, is_admin=viewer.is_admin, **context
+        )
+        return sse_message(partial(target, html))
 
 
 def sse_message(html: str) -> str:

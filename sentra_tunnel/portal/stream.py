@@ -8,12 +8,12 @@ reconnects and starts again from the current state.
 from __future__ import annotations
 
 import asyncio
+import json
 
 from quart import (
     Blueprint,
     Response,
     current_app,
-    render_template,
     request,
     stream_with_context,
 )
@@ -79,7 +79,7 @@ class DoorStream:
         async with broker().subscribe(self.accepts) as subscription:
             yield f"retry: {RETRY_MS}\n\n"
             try:
-                yield sse_message(await self.current_state())
+                yield await self.current_state()
                 async for message in self.messages(subscription):
                     yield message
             except Exception as error:
@@ -100,45 +100,46 @@ class DoorStream:
                 continue
             except SubscriberTooSlow:
                 return
-            yield sse_message(await self.message_for(event))
+            yield await self.message_for(event)
 
     async def session_alive(self) -> bool:
         return await Session.aget_or_none(Session.id == self.session_id) is not None
 
     async def current_state(self) -> str:
-        self.viewer.activate()
+        """The SSE message that replaces everything the page shows."""
         if self.door_id is not None:
-            device = await get_device_for(self.user, self.door_id)
-            html = await render_template("partials/_door_panel.html", door=device.to_dict())
-            return partial(f"door-{self.door_id}-panel", html)
+            door = (await get_device_for(self.user, self.door_id)).to_dict()
+            return await self.message(
+                _summary(door), f"door-{self.door_id}-panel", "partials/_door_panel.html", door=door
+            )
         groups = await doors_by_shop(self.user)
         self.registered = {door["id"]: door["registered"] for _, doors in groups for door in doors}
-        html = await render_template(
-            "partials/_doors.html",
-            groups=groups,
-            can_open=self.viewer.can_open,
-            is_admin=self.viewer.is_admin,
-        )
-        return partial("doors", html)
+        summary = tuple((shop.id, shop.name, _summary(doors)) for shop, doors in groups)
+        return await self.message(summary, "doors", "partials/_doors.html", groups=groups)
 
     async def message_for(self, event: dict) -> str:
         device_id = event_device_id(event)
         if event["type"] == "device_deleted":
             self.registered.pop(device_id, None)
             target = f"door-{device_id}-panel" if self.door_id else f"door-{device_id}"
-            return partial(target, "<div></div>", swap="delete")
+            return sse_message(partial(target, "<div></div>", swap="delete"))
         door = event["device"]
         if self.door_id is not None:
-            html = await self.render(event, "partials/_door_panel.html", door=door)
-            return partial(f"door-{device_id}-panel", html)
+            panel = f"door-{device_id}-panel"
+            return await self.message(event, panel, "partials/_door_panel.html", door=door)
         if device_id not in self.registered:
             return await self.current_state()  # a new door: the list changes shape
         if self.registered[device_id] != door["registered"]:
             self.registered[device_id] = door["registered"]  # the open button comes or goes
-            html = await self.render(event, "partials/_door_card.html", door=door)
-            return partial(f"door-{device_id}", html)
-        html = await self.render(event, "partials/_door_status.html", door=door)
-        return partial(f"door-{device_id}-status", html)
+            card = f"door-{device_id}"
+            return await self.message(event, card, "partials/_door_card.html", door=door)
+        status = f"door-{device_id}-status"
+        return await self.message(event, status, "partials/_door_status.html", door=door)
 
-    async def render(self, event: dict, template: str, **context) -> str:
-        return await render_cache().render(event, template, self.viewer, **context)
+    async def message(self, anchor, target: str, template: str, **context) -> str:
+        return await render_cache().message(anchor, target, template, self.viewer, **context)
+
+
+def _summary(shown) -> str:
+    """What a page shows, as a cache key: equal summaries render to equal HTML."""
+    return json.dumps(shown, sort_keys=True, default=str)

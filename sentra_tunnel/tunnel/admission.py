@@ -36,11 +36,14 @@ class Admission:
         self.concurrency = concurrency
         self.ip_limit, self.key_limit = ip_limit, key_limit
         self.in_progress = 0
+        self.stopping = False  # set at shutdown: tunnels are being closed, none may start
         self.refused = 0
         self._cooling: dict[str, float] = {}  # key id → when it may connect again
 
     async def admit(self, ip: str, key_id: str) -> HandshakeSlot:
         """A slot for this handshake, or APIError 503/429 with Retry-After."""
+        if self.stopping:
+            raise busy("The server is restarting; connect again shortly.", self._retry_after())
         if self.in_progress >= self.concurrency:
             self.refused += 1
             raise busy("Too many devices are connecting; try again shortly.", self._retry_after())

@@ -11,6 +11,7 @@ routes never change. Event shapes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -42,7 +43,14 @@ class Subscription:
         if self.overflowed:
             raise SubscriberTooSlow()
         event = await self.queue.get()
+        if event is None:  # the broker is closing: end like a slow subscriber, to reconnect
+            raise SubscriberTooSlow()
         return event
+
+    def end(self) -> None:
+        self.overflowed = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue has no one waiting on it
+            self.queue.put_nowait(None)
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         while True:
@@ -111,6 +119,11 @@ class LocalBroker:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
+
+    def close(self) -> None:
+        """End every subscription (shutdown): live pages reconnect to whoever serves next."""
+        for subscription in list(self._subscriptions):
+            subscription.end()
 
     @property
     def subscriber_count(self) -> int:

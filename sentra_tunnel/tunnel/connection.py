@@ -19,7 +19,7 @@ from ..db import is_busy
 from ..door_schema import dump
 from ..models import audit
 from ..models.base import utcnow
-from ..models.device import Device, find_by_key_id
+from ..models.device import Device
 from . import protocol
 from .hub import GONE, Hub, Reply
 from .presence import PresenceWriter
@@ -275,16 +275,12 @@ class Connection:
         self.device.agent_version, self.device.state = hello.agent_version, state
         # Welcome goes first: no command may reach the device before it.
         self.send(protocol.welcome(self.device_id, self.heartbeat_s))
+        self.on_ready()  # the handshake is done; what follows is bounded by the writers' queues
         if not await self.hub.attach(self):
-            return
-        if await find_by_key_id(self.device.key_id) is None:
-            # Revoked after our key check but before we were attached: nobody closed us yet.
-            self.close(protocol.CLOSE_REVOKED, "key revoked")
             return
         self._log(logging.INFO, "online (generation %s, agent %s)", generation, hello.agent_version)
         await self._audit("device.connect", {"agent_version": hello.agent_version})
         await self.hub.publish_device(self.device)
-        self.on_ready()
 
     async def _on_result(self, frame: protocol.ResultFrame) -> None:
         if frame.id.startswith(PROBE_PREFIX):

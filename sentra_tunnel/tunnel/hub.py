@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_WAIT_S = 5
 PENDING_LIMIT = 10_000  # commands waiting for devices at once; more answer 503 busy at once
+CLOSED_MEMORY_S = 60
 
 
 class CommandFailed(Exception):
@@ -72,6 +74,8 @@ class Hub:
         self.connections: dict[int, Connection] = {}
         self.pending: dict[str, asyncio.Future] = {}
         self.dropped_results = 0
+        # device id → when it was closed from outside (revoked, reprovisioned, deleted)
+        self._closed_at: dict[int, float] = {}
         self._background: set[asyncio.Task] = set()
         broker.bind(self)
 
@@ -133,12 +137,19 @@ class Hub:
         return connection is not None and connection.send_command(frame, origin)
 
     def close_local(self, device_id: int, code: int, reason: str) -> None:
+        now = time.monotonic()
+        self._closed_at = {d: t for d, t in self._closed_at.items() if now - t < CLOSED_MEMORY_S}
+        self._closed_at[device_id] = now
         connection = self.connections.get(device_id)
         if connection is not None:
             connection.close(code, reason)
 
     async def attach(self, connection: Connection) -> bool:
-        """Make this the device's tunnel, closing an older one; False if a newer one exists."""
+        """Make this the device's tunnel, closing an older one; False if a newer one exists or
+        the device was closed from outside after this tunnel's key was checked."""
+        if self._closed_at.get(connection.device_id, float("-inf")) >= connection.started:
+            connection.close(protocol.CLOSE_REVOKED, "key revoked")
+            return False
         current = self.connections.get(connection.device_id)
         if current is not None and current.generation > connection.generation:
             connection.close(protocol.CLOSE_REPLACED, "a newer connection exists")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -115,3 +116,35 @@ async def test_another_tenants_device_is_404_and_receives_nothing(live):
         with pytest.raises(TimeoutError):
             await device.receive(timeout=0.3)
         assert (await live.kiosk.device(device_id))["online"] is True
+
+
+async def _stream_until_it_ends(live, opened: asyncio.Event) -> int:
+    async with live.bakery.http.stream("GET", "/events") as page:
+        opened.set()
+        return sum([1 async for _ in page.aiter_lines()])
+
+
+async def test_sigterm_closes_tunnels_with_1001_and_stores_them_offline(live):
+    """A restart tells every device and live page at once, instead of leaving them to
+    Hypercorn's grace period and its cancellations."""
+    devices = [await _registered(live) for _ in range(3)]
+    async with contextlib.AsyncExitStack() as stack:
+        tunnels = [
+            await stack.enter_async_context(RawDevice(live.server.ws_url, key))
+            for _, key in devices
+        ]
+        for tunnel in tunnels:
+            await tunnel.hello()
+        opened = asyncio.Event()
+        page = asyncio.ensure_future(_stream_until_it_ends(live, opened))
+        await asyncio.wait_for(opened.wait(), WAIT_S)
+        closing = [asyncio.ensure_future(tunnel.wait_closed()) for tunnel in tunnels]
+        live.server.process.terminate()
+        assert await asyncio.gather(*closing) == [1001, 1001, 1001]
+        assert await asyncio.wait_for(page, WAIT_S) > 0  # ended cleanly after its messages
+        assert await asyncio.to_thread(live.server.process.wait, WAIT_S) == 0
+    shutdown_log = "".join(live.server.output)
+    assert "Traceback" not in shutdown_log, shutdown_log[-2000:]
+    live.server.start()
+    for device_id, _ in devices:
+        assert (await live.bakery.device(device_id))["online"] is False

@@ -89,8 +89,29 @@ async def test_one_render_per_language(app, bakery):
         for language in ("de", "de", "en", "de"):
             i18n.use_language(language)
             viewer = Viewer.of(bakery.staff)
-            await cache.render(event, "partials/_door_status.html", viewer, door=event["device"])
+            await cache.message(
+                event, "door-1-status", "partials/_door_status.html", viewer, door=event["device"]
+            )
     assert cache.renders == 2
+
+
+async def test_streams_that_ask_at_once_share_one_render(app, bakery):
+    """An event reaches every stream in the same moment: they must not all render it."""
+    device = await make_device(bakery)
+    event = device_event(device)
+    cache = RenderCache()
+    async with app.test_request_context("/events"):
+        viewer = Viewer.of(bakery.staff)
+        messages = await asyncio.gather(
+            *(
+                cache.message(
+                    event, "t", "partials/_door_status.html", viewer, door=event["device"]
+                )
+                for _ in range(50)
+            )
+        )
+    assert cache.renders == 1 and len(set(messages)) == 1
+    assert messages[0].startswith('data: <hx-partial hx-target="#t"')
 
 
 def test_multi_line_html_gets_one_data_line_each():

@@ -111,3 +111,24 @@ async def _processed(fake: FakeDevice) -> None:
     """Frames are handled in order: once a bad frame's error comes back, all before it are done."""
     await fake.send("sync")
     assert (await fake.receive())["type"] == "error"
+
+
+class ConnectingTunnel:
+    """Just what `Hub.attach` looks at: a tunnel whose key was checked at `started`."""
+
+    def __init__(self, device_id: int, started: float, generation: int = 1):
+        self.device_id, self.started, self.generation = device_id, started, generation
+        self.closed_with: int | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed_with = code
+
+
+async def test_a_tunnel_revoked_between_key_check_and_attach_is_refused(hub):
+    checked = ConnectingTunnel(device_id=7, started=time.monotonic())
+    hub.close_local(7, 4001, "key revoked")  # nothing attached yet: it would be missed
+    assert await hub.attach(checked) is False
+    assert checked.closed_with == 4001 and not hub.is_connected(7)
+    later = ConnectingTunnel(device_id=7, started=time.monotonic() + 1)  # a fresh key check
+    assert await hub.attach(later) is True and hub.is_connected(7)
+    await hub.detach(later)
