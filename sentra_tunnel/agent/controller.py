@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sentra_tunnel import wire
 from sentra_tunnel.agent.door import Door
 from sentra_tunnel.door_schema import (
     DoorConfig,
@@ -56,10 +57,7 @@ def _validate(model: type[BaseModel], params: Any) -> Any:
     try:
         return model.model_validate(params if params is not None else {})
     except ValidationError as exc:
-        parts = []
-        for err in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in err["loc"]) or "params"
-            parts.append(f"{where}: {err['msg']}")
+        parts = [f"{where}: {what}" for where, what in wire.problems(exc).items()]
         raise CommandError("invalid_params", "; ".join(parts)) from None
 
 
@@ -84,7 +82,7 @@ class DoorController:
         self._override_timer: asyncio.TimerHandle | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._last_state: DoorState | None = None
-        self._handlers: dict[str, Callable[[Any], dict]] = {
+        self.handlers: dict[str, Callable[[Any], dict]] = {  # exactly wire.COMMAND_NAMES
             "open": self._cmd_open,
             "status": lambda _params: dump(self.state),
             "get_config": lambda _params: dump(self.config),
@@ -133,7 +131,7 @@ class DoorController:
 
     async def handle(self, name: Any, params: Any) -> dict:
         """Run one command; raises CommandError for anything the device refuses."""
-        handler = self._handlers.get(name) if isinstance(name, str) else None
+        handler = self.handlers.get(name) if isinstance(name, str) else None
         if handler is None:
             raise CommandError("unknown_command", f"unknown command {name!r}")
         return handler(params)

@@ -15,6 +15,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from sentra_tunnel import wire
 from sentra_tunnel.agent import AGENT_VERSION
 from sentra_tunnel.agent.config import AgentConfig
 from sentra_tunnel.agent.controller import CommandError, DoorController
@@ -24,8 +25,6 @@ from sentra_tunnel.door_schema import dump
 log = logging.getLogger("sentra.agent")
 
 EXIT_OK, EXIT_KEY_REJECTED = 0, 3
-CLOSE_REPLACED, CLOSE_REVOKED = 4000, 4001
-MAX_FRAME = 64 * 1024
 WELCOME_TIMEOUT_S = 10
 MAX_RETRY_AFTER_S = 600  # a wrong header must not park a door for hours
 
@@ -122,7 +121,7 @@ class TunnelClient:
             async with connect(
                 self.config.ws_url,
                 additional_headers={"Authorization": f"Bearer {self.config.api_key}"},
-                max_size=MAX_FRAME,
+                max_size=wire.MAX_FRAME_BYTES,
                 ssl=self._ssl(),
                 user_agent_header=f"sentra-agent/{AGENT_VERSION}",
             ) as ws:
@@ -150,23 +149,22 @@ class TunnelClient:
         return ssl_context(self.config.ca_file, insecure=self.config.insecure)
 
     def _check_close(self, code: int | None, reason: str | None) -> None:
-        if code == CLOSE_REVOKED:
+        if code == wire.CLOSE_REVOKED:
             raise KeyRejected(
                 "the server revoked this device's API key (close 4001); "
                 "register again with a new token"
             )
-        if code == CLOSE_REPLACED:
+        if code == wire.CLOSE_REPLACED:
             log.warning("replaced by a newer connection with the same key (another agent?)")
         else:
             log.info("tunnel closed (code %s %s)", code, reason or "")
 
     async def _handshake(self, ws: ClientConnection) -> None:
         self._state_dirty.clear()  # hello carries the current state
-        hello = {"type": "hello", "agent_version": AGENT_VERSION, "state": self._state()}
-        await self._send(ws, hello)
+        await self._send(ws, wire.hello(AGENT_VERSION, self._state()))
         frame = await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT_S)
         message = _parse(frame)
-        if not message or message.get("type") != "welcome":
+        if not message or message.get("type") != wire.WELCOME:
             raise ProtocolError(f"expected welcome, got {str(frame)[:200]!r}")
         log.info(
             "connected as device %s (heartbeat %s s)",
@@ -188,16 +186,16 @@ class TunnelClient:
         while True:
             await self._state_dirty.wait()
             self._state_dirty.clear()
-            await self._send(ws, {"type": "event", "event": "state", "data": self._state()})
+            await self._send(ws, wire.state_event(self._state()))
 
     async def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
         message = _parse(frame)
         kind = message.get("type") if message else None
-        if kind == "command":
+        if kind == wire.COMMAND:
             await self._send(ws, await self.run_command(message))
-        elif kind == "error":
+        elif kind == wire.ERROR:
             log.warning("server reported an error: %s", message.get("error"))
-        elif kind != "welcome":
+        elif kind != wire.WELCOME:
             log.warning("ignoring frame: %s", str(frame)[:200])
 
     async def run_command(self, message: dict) -> dict:
@@ -210,17 +208,17 @@ class TunnelClient:
         try:
             result = await self.controller.handle(name, message.get("params") or {})
         except CommandError as exc:
-            error = {"code": exc.code, "message": exc.message}
+            return wire.failure(command_id, exc.code, exc.message)
         except Exception:
             log.exception("command %s (%s) failed", command_id, name)
-            error = {"code": "internal_error", "message": "the agent failed to run the command"}
-        else:
-            return {"type": "result", "id": command_id, "success": True, "result": result}
-        return {"type": "result", "id": command_id, "success": False, "error": error}
+            return wire.failure(
+                command_id, wire.INTERNAL_ERROR, "the agent failed to run the command"
+            )
+        return wire.result(command_id, result)
 
     async def _send(self, ws: ClientConnection, message: dict) -> None:
         async with self._send_lock:  # the command loop and the state sender share the socket
-            await ws.send(json.dumps(message))
+            await ws.send(wire.encode(message))
 
     def _state(self) -> dict:
         return dump(self.controller.state)

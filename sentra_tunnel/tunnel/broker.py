@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,31 @@ def device_deleted_event(device) -> dict:
         "tenant_id": device.tenant_id,
         "shop_id": device.shop_id,
     }
+
+
+class Broker(Protocol):
+    """Between nodes: what the hub and the live pages ask of the event and command bus.
+
+    `LocalBroker` is the one-process version; a Redis broker implements the same calls.
+    """
+
+    def bind(self, hub) -> None: ...
+
+    async def deliver(self, device_id: int, frame: dict) -> bool: ...
+
+    async def reply(self, node: str, command_id: str, reply) -> None: ...
+
+    async def close_device(self, device_id: int, code: int, reason: str) -> None: ...
+
+    async def claim(self, device_id: int, node: str) -> None: ...
+
+    async def release(self, device_id: int, node: str) -> None: ...
+
+    async def publish(self, event: dict) -> None: ...
+
+    def subscribe(self, accepts: Callable[[dict], bool]): ...
+
+    def close(self) -> None: ...
 
 
 class LocalBroker:

@@ -9,7 +9,9 @@ from ..errors import APIError
 from ..ratelimit import exempt
 from ..security import client_ip
 from . import current_hub
-from .connection import Connection, TunnelLimits
+from .budget import TunnelLimits
+from .connection import Connection
+from .socket import TunnelSocket
 
 blueprint = Blueprint("tunnel", __name__)
 
@@ -38,7 +40,7 @@ async def tunnel():
             return _rejected()
         await websocket.accept()
         connection = Connection(
-            websocket._get_current_object(),
+            TunnelSocket(websocket._get_current_object()),
             device,
             current_hub(),
             current_app.extensions["presence"],

@@ -1,8 +1,10 @@
-"""The hub: one live tunnel per device, and commands sent through them to waiting requests.
+"""The hub: one live tunnel per device, and the commands waiting on them.
 
-`send` registers a future under a fresh command id, hands the frame to the broker (which finds
-the node holding the tunnel; in-process that is this hub's `deliver_local`) and waits. Every
-exit path — result, device error, timeout, disconnect, cancelled request — removes the future.
+`send` registers a command under a fresh id, hands the frame to the broker (which finds the
+node holding the tunnel; in-process that is this hub's `deliver_local`) and waits. Which
+tunnel carries which command is the hub's alone to know: a result is accepted only from the
+tunnel the command went to, and a tunnel that closes fails everything it carried. Every exit
+path — result, device error, timeout, disconnect, cancelled request — removes the command.
 """
 
 from __future__ import annotations
@@ -13,67 +15,53 @@ import logging
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-from . import protocol
-from .broker import device_event
+from .. import wire
+from .broker import Broker, device_event
+from .outcomes import (
+    GONE,
+    CommandFailed,
+    DeviceOffline,
+    DeviceRejected,
+    DeviceTimeout,
+    HubBusy,
+    Reply,
+)
 
-if TYPE_CHECKING:
-    from .connection import Connection
+__all__ = ["CommandFailed", "DeviceOffline", "DeviceRejected", "DeviceTimeout", "Hub", "HubBusy"]
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_WAIT_S = 5
 PENDING_LIMIT = 10_000  # commands waiting for devices at once; more answer 503 busy at once
+CARRIED_LIMIT = 256  # unanswered commands one tunnel may carry; the oldest are long timed out
 CLOSED_MEMORY_S = 60
 
 
-class CommandFailed(Exception):
-    """A command did not produce a result; subclasses say why."""
+class Tunnel(Protocol):
+    """What the hub needs of a tunnel (`connection.Connection`)."""
 
+    device_id: int
+    generation: int | None
+    started: float  # when its key was checked
+    finished: asyncio.Event
+    device: object  # the device row as the tunnel knows it
 
-class DeviceOffline(CommandFailed):
-    pass
+    def send_command(self, frame: dict) -> bool: ...
 
-
-class DeviceTimeout(CommandFailed):
-    pass
-
-
-class HubBusy(CommandFailed):
-    """Too many commands are waiting for devices already."""
-
-
-class DeviceRejected(CommandFailed):
-    """The device answered with `success: false`."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What came back for a command: a result, the device's error, or `gone` (tunnel closed)."""
-
-    success: bool
-    result: dict[str, Any] = field(default_factory=dict)
-    error: dict[str, str] | None = None
-    gone: bool = False
-
-
-GONE = Reply(success=False, gone=True)
+    def close(self, code: int, reason: str) -> None: ...
 
 
 class Hub:
-    def __init__(self, broker, node_id: str | None = None):
+    def __init__(self, broker: Broker, node_id: str | None = None):
         self.broker = broker
         self.node_id = node_id or secrets.token_hex(4)
-        self.connections: dict[int, Connection] = {}
-        self.pending: dict[str, asyncio.Future] = {}
+        self.connections: dict[int, Tunnel] = {}
+        self.pending: dict[str, asyncio.Future] = {}  # command id → its waiting request here
         self.dropped_results = 0
+        # tunnel → {command id: the node waiting for it}, for every command it carries
+        self._carried: dict[Tunnel, dict[str, str]] = {}
         # device id → when it was closed from outside (revoked, reprovisioned, deleted)
         self._closed_at: dict[int, float] = {}
         self._background: set[asyncio.Task] = set()
@@ -95,80 +83,98 @@ class Hub:
         future = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
         try:
-            frame = protocol.command(command_id, name, params)
-            if not await self.broker.deliver(device_id, frame):
+            if not await self.broker.deliver(device_id, wire.command(command_id, name, params)):
                 raise DeviceOffline("The device is offline.")
             reply = await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise DeviceTimeout("The device did not answer in time.") from None
         finally:
             self.pending.pop(command_id, None)
-            self._forget(device_id, command_id)
-        if reply.gone:
-            raise DeviceOffline("The device disconnected before answering.")
-        if not reply.success:
-            raise DeviceRejected(reply.error["code"], reply.error["message"])
-        return reply.result
+            self._uncarry(device_id, command_id)
+        return reply.outcome()
 
-    async def resolve(self, command_id: str, reply: Reply, origin: str | None = None) -> None:
-        """Complete a command; a reply nobody waits for any more is dropped and counted."""
-        if origin not in (None, self.node_id):
-            await self.broker.reply(origin, command_id, reply)
-            return
+    async def resolve(self, command_id: str, reply: Reply) -> None:
+        """Complete a command waiting here; a reply nobody waits for any more is dropped."""
         future = self.pending.get(command_id)
         if future is None or future.done():
             self.count_dropped(command_id)
             return
         future.set_result(reply)
 
+    async def answered(self, tunnel: Tunnel, frame: wire.ResultFrame) -> None:
+        """A device's result: only the tunnel the command went to may answer it."""
+        origin = self._carried.get(tunnel, {}).pop(frame.id, None)
+        if origin is None:  # unknown, answered already, timed out, or another device's
+            self.count_dropped(frame.id)
+        elif origin == self.node_id:
+            await self.resolve(frame.id, Reply.of(frame))
+        else:
+            await self.broker.reply(origin, frame.id, Reply.of(frame))
+
+    def carried_by(self, tunnel: Tunnel) -> dict[str, str]:
+        """The commands a tunnel carries now (command id → waiting node)."""
+        return dict(self._carried.get(tunnel, {}))
+
     def count_dropped(self, command_id: str) -> None:
         self.dropped_results += 1
         log.info("dropped a result for unknown or answered command %s", command_id[:64])
 
-    def _forget(self, device_id: int, command_id: str) -> None:
-        connection = self.connections.get(device_id)
-        if connection is not None:
-            connection.in_flight.pop(command_id, None)
+    def _uncarry(self, device_id: int, command_id: str) -> None:
+        tunnel = self.connections.get(device_id)
+        if tunnel is not None:
+            self._carried.get(tunnel, {}).pop(command_id, None)
 
     # Tunnels held by this process ------------------------------------------------------------
 
     def deliver_local(self, device_id: int, frame: dict, origin: str | None = None) -> bool:
-        connection = self.connections.get(device_id)
-        return connection is not None and connection.send_command(frame, origin)
+        tunnel = self.connections.get(device_id)
+        if tunnel is None or not tunnel.send_command(frame):
+            return False
+        carried = self._carried.setdefault(tunnel, {})
+        if len(carried) >= CARRIED_LIMIT:
+            carried.pop(next(iter(carried)))
+        carried[frame["id"]] = origin or self.node_id
+        return True
 
     def close_local(self, device_id: int, code: int, reason: str) -> None:
         now = time.monotonic()
         self._closed_at = {d: t for d, t in self._closed_at.items() if now - t < CLOSED_MEMORY_S}
         self._closed_at[device_id] = now
-        connection = self.connections.get(device_id)
-        if connection is not None:
-            connection.close(code, reason)
+        tunnel = self.connections.get(device_id)
+        if tunnel is not None:
+            tunnel.close(code, reason)
 
-    async def attach(self, connection: Connection) -> bool:
+    async def attach(self, tunnel: Tunnel) -> bool:
         """Make this the device's tunnel, closing an older one; False if a newer one exists or
         the device was closed from outside after this tunnel's key was checked."""
-        if self._closed_at.get(connection.device_id, float("-inf")) >= connection.started:
-            connection.close(protocol.CLOSE_REVOKED, "key revoked")
+        if self._closed_at.get(tunnel.device_id, float("-inf")) >= tunnel.started:
+            tunnel.close(wire.CLOSE_REVOKED, "key revoked")
             return False
-        current = self.connections.get(connection.device_id)
-        if current is not None and current.generation > connection.generation:
-            connection.close(protocol.CLOSE_REPLACED, "a newer connection exists")
+        current = self.connections.get(tunnel.device_id)
+        if current is not None and current.generation > tunnel.generation:
+            tunnel.close(wire.CLOSE_REPLACED, "a newer connection exists")
             return False
-        self.connections[connection.device_id] = connection
-        if current is not None and current is not connection:
-            current.close(protocol.CLOSE_REPLACED, "replaced by a newer connection")
-        await self.broker.claim(connection.device_id, self.node_id)
+        self.connections[tunnel.device_id] = tunnel
+        if current is not None and current is not tunnel:
+            current.close(wire.CLOSE_REPLACED, "replaced by a newer connection")
+        await self.broker.claim(tunnel.device_id, self.node_id)
         return True
 
-    async def detach(self, connection: Connection) -> None:
-        if self.connections.get(connection.device_id) is connection:
-            del self.connections[connection.device_id]
-            await self.broker.release(connection.device_id, self.node_id)
+    async def detach(self, tunnel: Tunnel) -> None:
+        """The tunnel is closing: whatever it carried fails at once, wherever it waits."""
+        if self.connections.get(tunnel.device_id) is tunnel:
+            del self.connections[tunnel.device_id]
+            await self.broker.release(tunnel.device_id, self.node_id)
+        for command_id, origin in self._carried.pop(tunnel, {}).items():
+            if origin == self.node_id:
+                await self.resolve(command_id, GONE)
+            else:
+                await self.broker.reply(origin, command_id, GONE)
 
     def held_device(self, device_id: int):
         """The row of a device whose tunnel this process holds, or None."""
-        connection = self.connections.get(device_id)
-        return connection.device if connection is not None else None
+        tunnel = self.connections.get(device_id)
+        return tunnel.device if tunnel is not None else None
 
     def is_connected(self, device_id: int) -> bool:
         return device_id in self.connections
@@ -196,10 +202,10 @@ class Hub:
 
     async def shutdown(self) -> None:
         """Close every tunnel so devices are marked offline before the database closes."""
-        connections = list(self.connections.values())
-        for connection in connections:
-            connection.close(protocol.CLOSE_GOING_AWAY, "server shutting down")
-        waiters = [asyncio.ensure_future(c.finished.wait()) for c in connections]
+        tunnels = list(self.connections.values())
+        for tunnel in tunnels:
+            tunnel.close(wire.CLOSE_GOING_AWAY, "server shutting down")
+        waiters = [asyncio.ensure_future(t.finished.wait()) for t in tunnels]
         if waiters:
             await asyncio.wait(waiters, timeout=SHUTDOWN_WAIT_S)
         for waiter in waiters:

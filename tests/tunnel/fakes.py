@@ -8,7 +8,7 @@ import time
 
 from quart.testing.connections import WebsocketDisconnectError
 
-from sentra_tunnel.tunnel.connection import PROBE_PREFIX
+from sentra_tunnel.wire import PROBE_PREFIX
 
 STATE = {"door": "closed", "lock": "locked", "mode": "auto", "override_until": None}
 CONFIG = {"open_duration_s": 5, "timezone": "Europe/Berlin", "schedule": []}

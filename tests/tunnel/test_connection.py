@@ -9,9 +9,9 @@ import time
 import pytest
 from quart.testing import WebsocketResponseError
 
+from sentra_tunnel import wire as protocol
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.device import Device
-from sentra_tunnel.tunnel import protocol
 from tests.support.api import audit_rows
 
 from .fakes import STATE, WAIT_S, FakeDevice

@@ -10,9 +10,9 @@ import pytest
 from quart.testing import WebsocketResponseError
 from quart.testing.connections import WebsocketDisconnectError
 
-from sentra_tunnel.tunnel import protocol
+from sentra_tunnel import wire as protocol
 from sentra_tunnel.tunnel.admission import FLOOD_COOL_DOWN_S
-from sentra_tunnel.tunnel.connection import FrameBudget
+from sentra_tunnel.tunnel.budget import FrameBudget
 from tests.support.api import error_code
 
 from .fakes import STATE, WAIT_S, FakeDevice

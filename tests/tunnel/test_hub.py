@@ -13,7 +13,7 @@ from sentra_tunnel.tunnel.commands import run_command
 from sentra_tunnel.tunnel.hub import DeviceOffline, DeviceRejected, DeviceTimeout
 from tests.support.api import audit_rows
 
-from .fakes import STATE, WAIT_S, FakeDevice
+from .fakes import STATE, WAIT_S, FakeDevice, provision
 
 
 async def test_offline_device_fails_at_once_without_a_pending_future(hub, device):
@@ -60,7 +60,7 @@ async def test_timeout_leaves_nothing_behind_and_a_late_answer_is_dropped(app, h
         with pytest.raises(DeviceTimeout):
             await asyncio.wait_for(request, WAIT_S)
         assert hub.pending == {}
-        assert hub.connections[device.id].in_flight == {}
+        assert hub.carried_by(hub.connections[device.id]) == {}
         dropped = hub.dropped_results
         await fake.answer(command, {"opened": True})
         await _processed(fake)
@@ -89,7 +89,7 @@ async def test_cancelled_request_leaves_nothing_behind_and_is_audited(app, hub, 
             with pytest.raises(asyncio.CancelledError):
                 await request
         assert hub.pending == {}
-        assert hub.connections[device.id].in_flight == {}
+        assert hub.carried_by(hub.connections[device.id]) == {}
         await hub.drain()
         await fake.answer(command, {"opened": True})
     query = AuditEntry.select().where(AuditEntry.action == "command.open")
@@ -101,9 +101,9 @@ async def test_a_slow_reader_is_closed_not_buffered(app, hub, device):
     async with FakeDevice(app, device.api_key) as fake:
         await fake.hello()
         connection = hub.connections[device.id]
-        for _ in range(connection.outbox.maxsize + 1):
+        for _ in range(connection.socket.outbox.maxsize + 1):
             connection.send({"type": "error", "error": {"code": "x", "message": "flood"}})
-        assert connection.close_code == 1013
+        assert connection.socket.close_code == 1013
         await hub.drain()
 
 
@@ -132,3 +132,21 @@ async def test_a_tunnel_revoked_between_key_check_and_attach_is_refused(hub):
     later = ConnectingTunnel(device_id=7, started=time.monotonic() + 1)  # a fresh key check
     assert await hub.attach(later) is True and hub.is_connected(7)
     await hub.detach(later)
+
+
+async def test_only_the_tunnel_a_command_went_to_may_answer_it(
+    app, hub, device, admin_client, bakery
+):
+    other_id, other_key = await provision(admin_client, bakery.shop_a.id, "Back door")
+    async with FakeDevice(app, device.api_key) as door, FakeDevice(app, other_key) as other:
+        await door.hello()
+        await other.hello()
+        request = asyncio.ensure_future(hub.send(device.id, "status", {}, timeout=WAIT_S))
+        command = await door.receive()
+        dropped = hub.dropped_results
+        await other.answer(command, {**STATE, "door": "open"})  # knows the id, was not asked
+        await _processed(other)
+        assert hub.dropped_results == dropped + 1 and not request.done()
+        await door.answer(command, STATE)
+        assert await asyncio.wait_for(request, WAIT_S) == STATE
+    assert other_id != device.id

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from sentra_tunnel.tunnel import protocol
-from sentra_tunnel.tunnel.protocol import FrameError, parse_frame
-
-from .fakes import STATE
+from sentra_tunnel import wire as protocol
+from sentra_tunnel.wire import FrameError, parse_frame
+from tests.tunnel.fakes import STATE
 
 MALFORMED = {
     "binary": (b'{"type": "hello"}', protocol.INVALID_FORMAT),
