@@ -29,6 +29,8 @@ class FrameBudget:
     """A token bucket per tunnel. Past it frames are dropped (the first with an error frame);
     a device that drops another whole burst's worth before it goes quiet is flooding."""
 
+    __slots__ = ("rate", "burst", "tokens", "refilled", "dropped")
+
     def __init__(self, rate: float, burst: int):
         self.rate, self.burst = rate, burst
         self.tokens = float(burst)

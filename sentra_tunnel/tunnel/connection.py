@@ -35,6 +35,29 @@ HELLO_LIMIT_BEATS = 2
 
 
 class Connection:
+    # A fleet keeps thousands open for days: no per-instance dict.
+    __slots__ = (
+        "id",
+        "socket",
+        "device",
+        "device_id",
+        "hub",
+        "presence",
+        "heartbeat_s",
+        "budget",
+        "ip",
+        "on_ready",
+        "on_flood",
+        "generation",
+        "finished",
+        "started",
+        "last_received",
+        "_next_probe",
+        "last_seen",
+        "_probes",
+        "_timer",
+    )
+
     def __init__(
         self,
         socket: TunnelSocket,
@@ -61,11 +84,6 @@ class Connection:
         self.last_seen = utcnow()
         self._probes = 0
         self._timer: asyncio.TimerHandle | None = None
-        self._handlers: dict[type, Callable[..., Awaitable[None]]] = {
-            wire.HelloFrame: self._on_hello,
-            wire.ResultFrame: self._on_result,
-            wire.EventFrame: self._on_event,
-        }
 
     def _log(self, level: int, message: str, *args, **kwargs) -> None:
         log.log(level, f"[{self.id} device:{self.device_id}] {message}", *args, **kwargs)
@@ -150,7 +168,7 @@ class Connection:
             frame = wire.parse_frame(raw)
             if self.generation is None and not isinstance(frame, wire.HelloFrame):
                 raise FrameError(wire.INVALID_FORMAT, "Send hello first.")
-            await self._handlers[type(frame)](frame)
+            await HANDLERS[type(frame)](self, frame)
         except Exception as exc:
             if self.generation is None and is_busy(exc):
                 # Not welcomed yet: a clean "come back later" beats a half-open tunnel.
@@ -231,3 +249,10 @@ class Connection:
             ip=self.ip,
             details={**details, "generation": self.generation, "connection": self.id},
         )
+
+
+HANDLERS: dict[type, Callable[[Connection, object], Awaitable[None]]] = {
+    wire.HelloFrame: Connection._on_hello,
+    wire.ResultFrame: Connection._on_result,
+    wire.EventFrame: Connection._on_event,
+}

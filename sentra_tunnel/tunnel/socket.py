@@ -20,6 +20,8 @@ OUTBOX_SIZE = 64
 
 
 class TunnelSocket:
+    __slots__ = ("ws", "outbox", "closing", "close_code", "close_reason", "_closed")
+
     def __init__(self, ws, outbox_size: int = OUTBOX_SIZE):
         self.ws = ws
         self.outbox: asyncio.Queue[dict | None] = asyncio.Queue(outbox_size)
