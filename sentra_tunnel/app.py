@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from quart import Quart
 from quart.sessions import SecureCookieSessionInterface
 from quart_schema import Info, QuartSchema
 
-from . import auth, errors, headers, portal, ratelimit, tunnel
+from . import auth, errors, headers, logs, portal, ratelimit, tunnel
 from .bootstrap import ensure_first_admin
 from .config import PROJECT_ROOT, Settings, from_environment
 from .db import database, open_async
@@ -58,17 +56,16 @@ def build_app(config: Settings | dict | None = None) -> Quart:
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
-        DEBUG=settings.debug,
+        # Our DEBUG means local http; Quart's would render tracebacks to whoever asks.
+        DEBUG=False,
+        TEMPLATES_AUTO_RELOAD=settings.debug,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
         # The API docs load their assets from this server, not from a CDN.
         QUART_SCHEMA_SWAGGER_JS_URL=f"{SWAGGER_UI}/swagger-ui-bundle.js",
         QUART_SCHEMA_SWAGGER_CSS_URL=f"{SWAGGER_UI}/swagger-ui.css",
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    logs.configure()
     QuartSchema(
         app,
         info=Info(title="Sentra Tunnel Server", version="1.0.0"),
@@ -77,6 +74,7 @@ def build_app(config: Settings | dict | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
+    audit.use_key(audit.derive_key(settings.audit_secret))
     errors.init_app(app)
     headers.init_app(app)
     ratelimit.init_app(app)

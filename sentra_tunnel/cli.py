@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import signal
 import sys
+from pathlib import Path
 
 from .config import ConfigError, Settings, from_environment
 from .db import database, migration_runner, open_sync, pending_migrations
@@ -27,16 +29,18 @@ def hypercorn_config(settings: Settings):
     from .access_log import AccessLogger
 
     config = Config()
-    config.bind = [f"0.0.0.0:{settings.port}"]
+    host = settings.bind_host
+    config.bind = [f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"]
     config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE
     # A fleet reconnecting after a restart or a shop's phones reopening their pages arrive at
     # once; Hypercorn's default backlog of 100 drops the rest, and they retry after 1, 3, 7 s.
     config.backlog = LISTEN_BACKLOG
     config.websocket_ping_interval = settings.heartbeat_s
     config.read_timeout = READ_TIMEOUT_S
-    config.accesslog = "-"
+    # Hypercorn's records go through the app's escaping formatter (sentra_tunnel/logs.py).
+    config.accesslog = logging.getLogger("hypercorn.access")
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.logger_class = AccessLogger
-    config.errorlog = "-"
     if settings.tls_cert_file:
         config.certfile = settings.tls_cert_file
         config.keyfile = settings.tls_key_file
@@ -123,6 +127,9 @@ def _with_database(settings: Settings, work):
     behind = pending_migrations(settings.database_url)
     if behind:
         fail("the database is behind; run: sentra-tunnel migrate up")
+    from .models import audit
+
+    audit.use_key(audit.derive_key(settings.audit_secret))
     sync_db = open_sync(settings.database_url)
     database.initialize(sync_db)
     try:
@@ -149,13 +156,23 @@ def reset_password(settings: Settings, args) -> None:
     print(message)
 
 
-def audit_verify(settings: Settings) -> None:
-    from .models.audit import verify_chain
+def audit_verify(settings: Settings, checkpoint_source: str | None) -> None:
+    from .models.audit_chain import Checkpoint, verify_chain
 
-    count, broken = _with_database(settings, verify_chain)
-    if broken is not None:
-        fail(f"audit chain broken at entry {broken} (after {count} good entries)", code=1)
-    print(f"audit chain intact: {count} entries")
+    checkpoint = None
+    if checkpoint_source:
+        text = checkpoint_source
+        if checkpoint_source == "-" or Path(checkpoint_source).is_file():
+            text = sys.stdin.read() if checkpoint_source == "-" else Path(text).read_text()
+        try:
+            checkpoint = Checkpoint.parse(text)
+        except ValueError as error:
+            fail(f"--checkpoint: {error}")
+    report = _with_database(settings, lambda: verify_chain(checkpoint))
+    if not report.intact:
+        fail("audit chain broken:\n  " + "\n  ".join(report.problems), code=1)
+    proof = f", up to checkpoint entry {checkpoint.entry_id}" if checkpoint else ""
+    print(f"audit chain intact: {report.checked} entries{proof}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,7 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--role", default="admin", choices=("viewer", "staff", "admin", "superadmin")
             )
             sub.add_argument("--tenant", help="tenant name (created if missing)")
-    commands.add_parser("audit-verify", help="recompute the audit log's hash chain")
+    verify = commands.add_parser("audit-verify", help="recompute the audit log's keyed chain")
+    verify.add_argument(
+        "--checkpoint",
+        metavar="LINE|FILE|-",
+        help="a logged audit-checkpoint line, a log file holding one (the last counts), or -",
+    )
     return parser
 
 
@@ -196,4 +218,4 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "reset-password":
         reset_password(settings, args)
     else:
-        audit_verify(settings)
+        audit_verify(settings, args.checkpoint)

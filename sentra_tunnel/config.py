@@ -28,8 +28,10 @@ class Settings:
     database_url: str = "sqlite:///data/tunnel.db"
     database_pool_size: int = 8
     secret_key: str = ""
+    audit_key: str = ""  # keys the audit chain; empty: derived from secret_key
     debug: bool = False
     port: int = 8000
+    host: str = ""  # empty: 127.0.0.1 when debugging, else every interface
     command_timeout_s: float = 10.0
     heartbeat_s: int = 20
     registration_token_ttl_s: int = 86400
@@ -48,6 +50,14 @@ class Settings:
     device_frame_burst: int = 50
     handshake_concurrency: int = 256
     testing: bool = False
+
+    @property
+    def bind_host(self) -> str:
+        return self.host or ("127.0.0.1" if self.debug else "0.0.0.0")
+
+    @property
+    def audit_secret(self) -> str:
+        return self.audit_key or self.secret_key
 
     def with_overrides(self, **overrides) -> Settings:
         known = {f.name for f in fields(self)}
@@ -119,6 +129,15 @@ def _limit(name: str, value: str) -> str:
     return value
 
 
+def _host(name: str, value: str) -> str:
+    if value:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(name, f"must be an IP address to listen on, got {value!r}") from None
+    return value
+
+
 def _existing_file(name: str, value: str) -> str | None:
     if not value:
         return None
@@ -178,8 +197,10 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
     settings = Settings(
         database_url=_database_url("DATABASE_URL", env.get("DATABASE_URL", Settings.database_url)),
         secret_key=env.get("SECRET_KEY", ""),
+        audit_key=env.get("AUDIT_KEY", ""),
         debug=_bool("DEBUG", env.get("DEBUG", "false")),
         port=_int("PORT", env.get("PORT", "8000"), 1, 65535),
+        host=_host("HOST", env.get("HOST", "")),
         command_timeout_s=_int("COMMAND_TIMEOUT_S", env.get("COMMAND_TIMEOUT_S", "10"), 1, 120),
         heartbeat_s=_int("HEARTBEAT_S", env.get("HEARTBEAT_S", "20"), 1, 25),
         registration_token_ttl_s=_int(
@@ -196,6 +217,8 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")
     if settings.secret_key and len(settings.secret_key) < 16:
         raise ConfigError("SECRET_KEY", "must be at least 16 characters")
+    if settings.audit_key and len(settings.audit_key) < 16:
+        raise ConfigError("AUDIT_KEY", "must be at least 16 characters")
     if not settings.secret_key:
         settings = replace(settings, secret_key=load_secret_key())
     return settings

@@ -71,6 +71,12 @@ def test_values_are_read(tmp_path):
         ("TLS_CERT_FILE", "/nonexistent/cert.pem"),
         ("TLS_KEY_FILE", "/nonexistent/key.pem"),
         ("SECRET_KEY", "short"),
+        ("AUDIT_KEY", "short"),
+        ("HOST", "example.org"),
+        ("DATABASE_POOL_SIZE", "0"),
+        ("API_LIMIT", "lots"),
+        ("DEVICE_FRAME_RATE", "-5"),
+        ("HANDSHAKE_CONCURRENCY", "many"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable, value):
@@ -115,3 +121,33 @@ def test_a_key_written_by_another_worker_meanwhile_wins(tmp_path, monkeypatch):
     assert load_secret_key(tmp_path) == "written-by-the-other-worker"
     monkeypatch.undo()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["secret_key"]
+
+
+def test_capacity_settings_are_read():
+    settings = from_environment(
+        {
+            **KEY,
+            "DATABASE_POOL_SIZE": "3",
+            "API_LIMIT": "50/second",
+            "DEVICE_CONNECT_IP_LIMIT": "10/minute",
+            "DEVICE_FRAME_RATE": "5",
+            "DEVICE_FRAME_BURST": "9",
+            "HANDSHAKE_CONCURRENCY": "7",
+        }
+    )
+    assert (settings.database_pool_size, settings.api_limit) == (3, "50/second")
+    assert settings.device_connect_ip_limit == "10/minute"
+    assert (settings.device_frame_rate, settings.device_frame_burst) == (5, 9)
+    assert settings.handshake_concurrency == 7
+
+
+def test_debug_listens_on_loopback_unless_told_otherwise():
+    assert from_environment({**KEY, "DEBUG": "true"}).bind_host == "127.0.0.1"
+    assert from_environment({**KEY, "DEBUG": "true", "HOST": "0.0.0.0"}).bind_host == "0.0.0.0"
+    assert from_environment(dict(KEY)).bind_host == "0.0.0.0"
+
+
+def test_the_audit_chain_is_keyed_by_its_own_key_or_the_secret_key():
+    assert from_environment(dict(KEY)).audit_secret == KEY["SECRET_KEY"]
+    own = from_environment({**KEY, "AUDIT_KEY": "an-audit-key-of-its-own"})
+    assert own.audit_secret == "an-audit-key-of-its-own"

@@ -47,6 +47,8 @@ def test_make_run_serves_the_login(tmp_path):
     try:
         assert ready.wait(120) and process.poll() is None, "".join(lines[-30:])
         assert any("admin / admin" in line for line in lines), "no first-login hint printed"
+        # Debug serves plain http for local development: only this machine may reach it.
+        assert any(f"Running on http://127.0.0.1:{port}" in line for line in lines), lines[-5:]
         response = httpx.post(
             f"http://127.0.0.1:{port}/auth/login",
             json={"username": "admin", "password": "admin"},

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+import pytest
+
 from sentra_tunnel.db import migrate_up, migration_runner, open_sync, pending_migrations
 
 TABLES = {"tenant", "shop", "user", "session", "device", "audit_entry"}
+MIGRATIONS = ["0001_initial", "0002_keyed_audit_chain"]
 HISTORY = "schema_migration"
 
 
@@ -30,17 +36,17 @@ def revert_all(url: str) -> list[str]:
 
 def test_up_down_up_on_an_empty_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert pending_migrations(url) == ["0001_initial"]
-    assert migrate_up(url) == ["0001_initial"]
+    assert pending_migrations(url) == MIGRATIONS
+    assert migrate_up(url) == MIGRATIONS
     assert tables(url) == TABLES | {HISTORY}
     assert pending_migrations(url) == []
     assert migrate_up(url) == []
 
-    assert revert_all(url) == ["0001_initial"]
+    assert revert_all(url) == list(reversed(MIGRATIONS))
     assert tables(url) == {HISTORY}
-    assert pending_migrations(url) == ["0001_initial"]
+    assert pending_migrations(url) == MIGRATIONS
 
-    assert migrate_up(url) == ["0001_initial"]
+    assert migrate_up(url) == MIGRATIONS
     assert tables(url) == TABLES | {HISTORY}
 
 
@@ -61,3 +67,55 @@ def test_the_schema_matches_the_models(tmp_path):
             assert columns == {field.column_name for field in model._meta.sorted_fields}, table
     finally:
         db.close()
+
+
+def _unkeyed_chain(db, count: int, tamper_at: int | None = None) -> None:
+    """Entries as the first release stored them: a plain SHA-256 chain."""
+    prev = "0" * 64
+    for number in range(1, count + 1):
+        fields = {"ts": "2026-11-01T10:00:00Z", "actor": "admin", "tenant_id": None}
+        fields |= {"action": "auth.login", "target": f"user:{number}", "ip": "", "outcome": "ok"}
+        fields["details"] = {"n": number}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        prev = hashlib.sha256((prev + canonical).encode()).hexdigest()
+        actor = "someone else" if number == tamper_at else "admin"
+        db.execute_sql(
+            "INSERT INTO audit_entry (ts, actor, tenant_id, action, target, ip, outcome, details,"
+            " hash) VALUES ('2026-11-01 10:00:00', ?, NULL, 'auth.login', ?, '', 'ok', ?, ?)",
+            (actor, f"user:{number}", json.dumps({"n": number}), prev),
+        )
+
+
+def _first_release(url: str, **chain) -> None:
+    db = open_sync(url)
+    try:
+        migration_runner(db).up("0001_initial")
+        _unkeyed_chain(db, 5, **chain)
+    finally:
+        db.close()
+
+
+def test_an_existing_unkeyed_chain_is_keyed_and_verifies(tmp_path, monkeypatch):
+    from sentra_tunnel.models import audit
+    from sentra_tunnel.models.audit_chain import verify_chain
+
+    monkeypatch.setenv("SECRET_KEY", "migration-test-secret-0123456789")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _first_release(url)
+    assert migrate_up(url) == ["0002_keyed_audit_chain"]
+    db = open_sync(url)
+    audit.database.initialize(db)
+    try:
+        report = verify_chain(key=audit.derive_key("migration-test-secret-0123456789"))
+    finally:
+        db.close()
+    assert (report.checked, report.problems) == (5, [])
+
+
+def test_a_broken_unkeyed_chain_is_not_keyed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "migration-test-secret-0123456789")
+    url = f"sqlite:///{tmp_path / 'tampered.db'}"
+    _first_release(url, tamper_at=3)
+    with pytest.raises(RuntimeError, match="broken at entry 3"):
+        migrate_up(url)
+    assert pending_migrations(url) == ["0002_keyed_audit_chain"]

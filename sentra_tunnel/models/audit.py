@@ -1,11 +1,19 @@
-"""The append-only audit trail: each entry chains the hash of the one before it."""
+"""The append-only audit trail: each entry chains the keyed hash of the one before it.
+
+`hash = HMAC-SHA256(key, prev_hash + canonical JSON of the entry)`. The key is not in the
+database (it comes from `AUDIT_KEY` or is derived from `SECRET_KEY`), so someone who can write
+to the database cannot recompute the chain after editing it; the signed checkpoints the
+writer logs (`audit_chain.py`) also catch entries cut off the end.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import hashlib
+import hmac
 import json
+import logging
 import weakref
 from datetime import datetime
 
@@ -16,9 +24,29 @@ from ..db import database
 from .base import MAX_ID, BaseModel, JSONField, iso, utcnow
 
 GENESIS_HASH = "0" * 64
+KEY_CONTEXT = b"sentra-tunnel audit chain v1"
+CHECKPOINT_EVERY = 1000  # entries between two checkpoints in the log
 INSERT_CHUNK = 100  # rows per INSERT: well inside SQLite's limit on bound parameters
 # One writer per event loop keeps the chain in order; several nodes will need a database lock.
 _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_chain_key: list[bytes] = []  # set once per process by `use_key`
+
+log = logging.getLogger(__name__)
+
+
+def derive_key(secret: str) -> bytes:
+    """The chain key from `AUDIT_KEY` or `SECRET_KEY`: never stored beside the entries."""
+    return hmac.new(secret.encode(), KEY_CONTEXT, hashlib.sha256).digest()
+
+
+def use_key(key: bytes) -> None:
+    _chain_key[:] = [key]
+
+
+def chain_key() -> bytes:
+    if not _chain_key:
+        raise RuntimeError("the audit chain key is not set (audit.use_key)")
+    return _chain_key[0]
 
 
 class AuditEntry(BaseModel):
@@ -47,12 +75,16 @@ class AuditEntry(BaseModel):
         }
 
 
-def chain_hash(prev_hash: str, fields: dict) -> str:
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+def canonical(fields: dict) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _hashed_fields(entry: AuditEntry) -> dict:
+def chain_hash(prev_hash: str, fields: dict, key: bytes | None = None) -> str:
+    message = (prev_hash + canonical(fields)).encode()
+    return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
+
+
+def hashed_fields(entry: AuditEntry) -> dict:
     fields = entry.to_dict()
     fields.pop("id")
     return fields
@@ -92,7 +124,7 @@ def _append_many(rows: list[dict]) -> list[AuditEntry]:
         entries = []
         for fields in rows:
             entry = AuditEntry(**fields)
-            entry.hash = prev_hash = chain_hash(prev_hash, _hashed_fields(entry))
+            entry.hash = prev_hash = chain_hash(prev_hash, hashed_fields(entry))
             entries.append(entry)
         for start in range(0, len(entries), INSERT_CHUNK):
             chunk = entries[start : start + INSERT_CHUNK]
@@ -109,10 +141,57 @@ def _append(fields: dict) -> AuditEntry:
 
 
 class AuditWriter(BatchWriter):
-    """The one audit writer of this process: entries keep their order and share transactions."""
+    """The one audit writer of this process: entries keep their order and share transactions.
+
+    It logs a signed checkpoint of the chain's head when it starts, every CHECKPOINT_EVERY
+    entries and when it closes: a copy of the head outside the database.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._since_checkpoint: int | None = None  # None: the starting checkpoint is due
 
     async def write(self, items: list) -> list:
-        return await database.run(_append_many, items)
+        if self._since_checkpoint is None:
+            self._since_checkpoint = 0
+            await self.log_checkpoint()
+        entries = await database.run(_append_many, items)
+        self._since_checkpoint += len(entries)
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            self._since_checkpoint = 0
+            log_checkpoint(entries[-1].id, entries[-1].hash)
+        return entries
+
+    async def log_checkpoint(self) -> None:
+        head = await database.run(chain_head)
+        if head is not None:
+            log_checkpoint(*head)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._since_checkpoint:
+            await self.log_checkpoint()
+
+
+def chain_head() -> tuple[int, str] | None:
+    """(id, hash) of the newest entry."""
+    row = database.execute_sql('SELECT "id", "hash" FROM "audit_entry" ORDER BY "id" DESC LIMIT 1')
+    found = row.fetchone()
+    return (found[0], found[1]) if found else None
+
+
+def checkpoint_signature(entry_id: int, entry_hash: str, key: bytes | None = None) -> str:
+    message = f"checkpoint:{entry_id}:{entry_hash}".encode()
+    return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
+
+
+def checkpoint_line(entry_id: int, entry_hash: str, key: bytes | None = None) -> str:
+    sig = checkpoint_signature(entry_id, entry_hash, key)
+    return f"audit-checkpoint id={entry_id} hash={entry_hash} sig={sig}"
+
+
+def log_checkpoint(entry_id: int, entry_hash: str) -> None:
+    log.info("%s", checkpoint_line(entry_id, entry_hash))
 
 
 def current_writer() -> AuditWriter:
@@ -182,16 +261,3 @@ def audit_query(viewer, *, device_id=None, action=None, before=None, limit=50):
 async def entries_visible_to(viewer, **filters) -> list[AuditEntry]:
     await current_writer().flush()
     return await database.list(audit_query(viewer, **filters))
-
-
-def verify_chain() -> tuple[int, int | None]:
-    """Recompute every hash; returns (entries checked, id of the first broken entry or None)."""
-    prev = GENESIS_HASH
-    count = 0
-    for entry in AuditEntry.select().order_by(AuditEntry.id).iterator():
-        expected = chain_hash(prev, _hashed_fields(entry))
-        if expected != entry.hash:
-            return count, entry.id
-        prev = entry.hash
-        count += 1
-    return count, None

@@ -148,3 +148,19 @@ async def test_sigterm_closes_tunnels_with_1001_and_stores_them_offline(live):
     live.server.start()
     for device_id, _ in devices:
         assert (await live.bakery.device(device_id))["online"] is False
+
+
+async def test_a_device_cannot_forge_log_lines(live):
+    """Whatever a device calls its agent version, the server's log keeps one line per record."""
+    _, api_key = await _registered(live)
+    async with RawDevice(live.server.ws_url, api_key) as device:
+        device.agent_version = "1.0\nFORGED-RECORD ERROR server: all doors open"
+        await device.hello()
+        await device.send(
+            '{"type": "result", "id": "x\\nFORGED-RECORD", "success": true, "result": {}}'
+        )
+        await device.send("sync")
+        await device.receive()  # the error frame: everything before it was handled and logged
+    lines = "".join(live.server.output).splitlines()
+    assert not [line for line in lines if line.startswith("FORGED-RECORD")]
+    assert any("1.0\\nFORGED-RECORD" in line for line in lines)
