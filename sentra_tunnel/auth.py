@@ -123,7 +123,9 @@ async def sign_in(user: User) -> Session:
     raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
     login_user(AuthUser(raw))
     g.user, g.session = user, session
-    await audit.record("auth.login", target=f"user:{user.id}", **actor_context())
+    await audit.record(
+        "auth.login", target=f"user:{user.id}", **actor_context(tenant_id=user.tenant_id)
+    )
     return session
 
 
@@ -131,7 +133,8 @@ async def sign_out() -> None:
     """End this browser's session server-side (audited), so a copied cookie stops working."""
     user = current_account()
     if user is not None:
-        await audit.record("auth.logout", target=f"user:{user.id}", **actor_context())
+        context = actor_context(tenant_id=user.tenant_id)
+        await audit.record("auth.logout", target=f"user:{user.id}", **context)
     if current_user.auth_id:
         await end_session(current_user.auth_id)
     logout_user()
@@ -157,12 +160,12 @@ def require_role(role: str) -> Callable:
     return decorator
 
 
-def actor_context() -> dict:
-    """The audit fields that describe who is acting from where."""
+def actor_context(*, tenant_id: int | None) -> dict:
+    """The audit fields that say who is acting, from where, in which tenant."""
     user = current_account()
     return {
         "actor": user.username if user else "anonymous",
-        "tenant_id": user.tenant_id if user else None,
+        "tenant_id": tenant_id,
         "ip": client_ip(),
     }
 

@@ -42,7 +42,7 @@ def _require_admin(user) -> None:
 
 def _audit_context(device: Device) -> dict:
     # A superadmin has no tenant of their own; the entry belongs to the device's tenant.
-    return {**actor_context(), "tenant_id": device.tenant_id}
+    return actor_context(tenant_id=device.tenant_id)
 
 
 def _new_registration() -> tuple[str, str, datetime]:

@@ -65,7 +65,8 @@ def validation_error(fields: dict[str, str], message: str = "Some fields are inv
     return APIError(422, "validation_error", message, fields=fields)
 
 
-def _fields_from_pydantic(error) -> dict[str, str]:
+def fields_from_validation(error) -> dict[str, str]:
+    """A pydantic ValidationError as {"dotted.field": message}, the first message per field."""
     fields: dict[str, str] = {}
     for item in getattr(error, "errors", lambda: [])():
         name = ".".join(str(part) for part in item.get("loc", ())) or "body"
@@ -73,7 +74,7 @@ def _fields_from_pydantic(error) -> dict[str, str]:
         if item.get("type") == "extra_forbidden":
             message = "is not a known field"
         fields.setdefault(name, message)
-    return fields
+    return fields or {"body": "is invalid"}
 
 
 def busy(message: str = "The server is busy; try again shortly.", retry_after: int = 0):
@@ -92,7 +93,7 @@ def from_exception(error: Exception) -> APIError:
         cause = error.validation_error
         if isinstance(cause, TypeError | ValueError) and not hasattr(cause, "errors"):
             return APIError(400, "bad_request", "The body must be a JSON object.")
-        return validation_error(_fields_from_pydantic(cause) or {"body": "is invalid"})
+        return validation_error(fields_from_validation(cause))
     if isinstance(error, UnicodeDecodeError):
         return APIError(400, "invalid_encoding", "The body is not valid UTF-8.")
     if isinstance(error, HTTPException):

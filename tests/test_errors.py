@@ -203,3 +203,18 @@ async def test_the_api_is_documented(client):
     paths = (await response.get_json())["paths"]
     assert {"/auth/login", "/api/users", "/api/users/{user_id}", "/api/audit"} <= set(paths)
     assert (await client.get("/docs")).status_code == 200
+
+
+def test_a_validation_error_names_each_field_once():
+    from pydantic import ValidationError
+
+    from sentra_tunnel.errors import fields_from_validation
+    from sentra_tunnel.schemas import UserIn
+
+    body = {"username": "x", "password": "", "role": "boss", "shop_ids": [0, -1], "extra": 1}
+    with pytest.raises(ValidationError) as info:
+        UserIn.model_validate(body)
+    fields = fields_from_validation(info.value)
+    assert set(fields) == {"username", "password", "role", "shop_ids.0", "shop_ids.1", "extra"}
+    assert fields["extra"] == "is not a known field"
+    assert fields_from_validation(ValueError("no errors")) == {"body": "is invalid"}

@@ -6,13 +6,13 @@ from pydantic import ValidationError
 from quart import Blueprint
 
 from ..auth import current_account
-from ..errors import APIError, validation_error
+from ..errors import APIError, fields_from_validation, validation_error
 from ..models.tenant import list_tenants, shops_visible_to
 from ..models.user import TENANT_ROLES, get_user_for, users_visible_to
 from ..ratelimit import rate_limit
 from ..routes.users import create_user, delete_user, update_user
 from ..schemas import UserIn, UserPatch
-from .web import form, form_list, int_or_none, portal_page, render
+from .web import form, form_list, input_errors, int_or_none, portal_page, render
 
 blueprint = Blueprint("portal_users", __name__, url_prefix="/users")
 
@@ -32,10 +32,6 @@ async def users_page(status: int = 200, **context):
         tenants=await list_tenants() if user.is_superadmin else [],
         **context,
     )
-
-
-def pydantic_fields(error: ValidationError) -> dict[str, str]:
-    return {str(item["loc"][0]) if item["loc"] else "form": item["msg"] for item in error.errors()}
 
 
 async def shop_id_list() -> list[int]:
@@ -66,7 +62,7 @@ async def create():
     try:
         user = await create_user(current_account(), UserIn.model_validate(body))
     except ValidationError as error:
-        return await users_page(422, errors=pydantic_fields(error), values=data)
+        return await users_page(422, errors=input_errors(error), values=data)
     except APIError as error:
         return await users_page(error.status, error=error, errors=error.fields or {}, values=data)
     return await users_page(201, done="created", notice_name=user.username)
@@ -96,7 +92,7 @@ async def update(user_id: int):
     try:
         await update_user(actor, target, UserPatch.model_validate(patch))
     except ValidationError as error:
-        return await users_page(422, error=validation_error(pydantic_fields(error)))
+        return await users_page(422, error=validation_error(fields_from_validation(error)))
     except APIError as error:
         return await users_page(error.status, error=error)
     return await users_page(done="updated", notice_name=target.username)

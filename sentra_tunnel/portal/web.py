@@ -8,7 +8,7 @@ from functools import wraps
 from quart import Response, redirect, render_template, request, url_for
 
 from ..auth import current_account, current_session
-from ..errors import APIError, forbidden
+from ..errors import APIError, fields_from_validation, forbidden
 from .i18n import gettext as _
 
 ALWAYS_REACHABLE = {"portal_auth.password", "portal_auth.password_submit", "portal_auth.logout"}
@@ -84,6 +84,13 @@ async def form() -> dict[str, str]:
 
 async def form_list(name: str) -> list[str]:
     return (await request.form).getlist(name)
+
+
+def input_errors(error) -> dict[str, str]:
+    """A validation error's messages keyed by the form input they belong to (`shop_ids.0` is
+    `shop_ids`); the last message for an input is the one shown."""
+    fields = fields_from_validation(error)
+    return {name.partition(".")[0]: message for name, message in fields.items()}
 
 
 def int_or_none(value) -> int | None:

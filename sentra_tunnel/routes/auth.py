@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 from quart import Blueprint, request
-from quart_schema import (
-    RequestSchemaValidationError,
-    document_request,
-    validate_request,
-    validate_response,
-)
+from quart_schema import document_request, validate_request, validate_response
 
 from .. import ratelimit
 from ..auth import (
@@ -21,7 +16,7 @@ from ..auth import (
     sign_in,
     sign_out,
 )
-from ..errors import APIError, from_exception
+from ..errors import APIError, fields_from_validation, validation_error
 from ..models import audit
 from ..models.user import User, end_sessions_of, find_user_by_name
 from ..ratelimit import exempt, rate_limit
@@ -43,7 +38,7 @@ async def _login_input() -> LoginIn:
     try:
         return LoginIn.model_validate(data if isinstance(data, dict) else {})
     except ValidationError as error:
-        raise from_exception(RequestSchemaValidationError(error)) from None
+        raise validation_error(fields_from_validation(error)) from None
 
 
 async def authenticate(username: str, password: str) -> User:
@@ -123,7 +118,8 @@ async def change_own_password(user: User, current: str, new: str) -> None:
         )
     await save_new_password(user, new, must_change=False)
     await end_sessions_of(user.id, keep_session_id=current_session().id)
-    await audit.record("auth.password", target=f"user:{user.id}", **actor_context())
+    context = actor_context(tenant_id=user.tenant_id)
+    await audit.record("auth.password", target=f"user:{user.id}", **context)
 
 
 async def save_new_password(user: User, password: str, *, must_change: bool) -> None:

@@ -31,7 +31,7 @@ async def create_shop(user, name: str, tenant_id: int | None) -> Shop:
         "shop.create",
         target=f"shop:{shop.id}",
         details={"name": name},
-        **{**actor_context(), "tenant_id": tenant.id},
+        **actor_context(tenant_id=tenant.id),
     )
     return shop
 

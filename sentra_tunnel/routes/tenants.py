@@ -26,7 +26,7 @@ async def create_tenant(name: str) -> Tenant:
         "tenant.create",
         target=f"tenant:{tenant.id}",
         details={"name": name},
-        **{**actor_context(), "tenant_id": tenant.id},
+        **actor_context(tenant_id=tenant.id),
     )
     return tenant
 

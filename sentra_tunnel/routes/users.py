@@ -62,7 +62,7 @@ async def create_user(actor, data: UserIn) -> User:
         "user.create",
         target=f"user:{user.id}",
         details={"username": user.username, "role": user.role},
-        **{**actor_context(), "tenant_id": tenant_id},
+        **actor_context(tenant_id=tenant_id),
     )
     return user
 
@@ -100,7 +100,7 @@ async def update_user(actor, user: User, patch: UserPatch) -> User:
         "user.update",
         target=f"user:{user.id}",
         details=logged,
-        **{**actor_context(), "tenant_id": user.tenant_id},
+        **actor_context(tenant_id=user.tenant_id),
     )
     return user
 
@@ -114,7 +114,7 @@ async def delete_user(actor, user: User) -> None:
         "user.delete",
         target=f"user:{user.id}",
         details={"username": user.username},
-        **{**actor_context(), "tenant_id": user.tenant_id},
+        **actor_context(tenant_id=user.tenant_id),
     )
 
 

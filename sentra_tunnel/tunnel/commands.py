@@ -15,14 +15,7 @@ from quart import current_app
 
 from ..auth import actor_context
 from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams, dump
-from ..errors import (
-    APIError,
-    _fields_from_pydantic,
-    busy,
-    forbidden,
-    not_found,
-    validation_error,
-)
+from ..errors import APIError, busy, fields_from_validation, forbidden, not_found, validation_error
 from ..models import audit
 from ..models.device import get_device_for
 from . import current_hub
@@ -50,7 +43,7 @@ def validated_params(name: str, params: Any) -> dict:
     try:
         return dump(model.model_validate(params))
     except ValidationError as error:
-        raise validation_error(_fields_from_pydantic(error) or {"body": "is invalid"}) from None
+        raise validation_error(fields_from_validation(error)) from None
 
 
 def api_error_for(failure: CommandFailed) -> APIError:
@@ -80,7 +73,7 @@ async def run_command(user, device_id, name: str, params: dict) -> dict:
     if not user.has_role(COMMANDS[name][0]):
         raise forbidden(f"Your role may not use '{name}' on this door.")
     params = validated_params(name, params)
-    context = {**actor_context(), "tenant_id": device.tenant_id}
+    context = actor_context(tenant_id=device.tenant_id)
     command_id = hub.new_command_id()
     entry = {"action": f"command.{name}", "target": f"device:{device.id}", **context}
     await audit.record(
