@@ -6,7 +6,7 @@ from quart import Quart
 from quart.sessions import SecureCookieSessionInterface
 from quart_schema import Info, QuartSchema
 
-from . import auth, errors, headers, logs, portal, ratelimit, tunnel
+from . import api_docs, auth, errors, headers, logs, portal, ratelimit, tunnel
 from .bootstrap import ensure_first_admin
 from .config import PROJECT_ROOT, Settings, from_environment
 from .db import database, open_async
@@ -17,7 +17,6 @@ from .routes import commands, devices, shops, tenants, users
 from .tunnel import http as tunnel_http
 
 MAX_BODY_BYTES = 1024 * 1024
-SWAGGER_UI = "/static/vendor/swagger-ui-5.32.0"
 BLUEPRINTS = (
     auth_routes.blueprint,
     tenants.blueprint,
@@ -61,16 +60,13 @@ def build_app(config: Settings | dict | None = None) -> Quart:
         TEMPLATES_AUTO_RELOAD=settings.debug,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
-        # The API docs load their assets from this server, not from a CDN.
-        QUART_SCHEMA_SWAGGER_JS_URL=f"{SWAGGER_UI}/swagger-ui-bundle.js",
-        QUART_SCHEMA_SWAGGER_CSS_URL=f"{SWAGGER_UI}/swagger-ui.css",
     )
     logs.configure()
     QuartSchema(
         app,
         info=Info(title="Sentra Tunnel Server", version="1.0.0"),
         openapi_path="/openapi.json",
-        swagger_ui_path="/docs",
+        swagger_ui_path=None,  # api_docs serves it, without an inline script
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
@@ -79,6 +75,7 @@ def build_app(config: Settings | dict | None = None) -> Quart:
     headers.init_app(app)
     ratelimit.init_app(app)
     auth.init_app(app)
+    api_docs.init_app(app)  # after auth: the docs may need the session it loads
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     portal.init_app(app)

@@ -30,6 +30,7 @@ class Settings:
     secret_key: str = ""
     audit_key: str = ""  # keys the audit chain; empty: derived from secret_key
     debug: bool = False
+    public_api_docs: bool = False  # /docs and /openapi.json without a login (always in debug)
     port: int = 8000
     host: str = ""  # empty: 127.0.0.1 when debugging, else every interface
     command_timeout_s: float = 10.0
@@ -199,6 +200,7 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
         secret_key=env.get("SECRET_KEY", ""),
         audit_key=env.get("AUDIT_KEY", ""),
         debug=_bool("DEBUG", env.get("DEBUG", "false")),
+        public_api_docs=_bool("PUBLIC_API_DOCS", env.get("PUBLIC_API_DOCS", "false")),
         port=_int("PORT", env.get("PORT", "8000"), 1, 65535),
         host=_host("HOST", env.get("HOST", "")),
         command_timeout_s=_int("COMMAND_TIMEOUT_S", env.get("COMMAND_TIMEOUT_S", "10"), 1, 120),

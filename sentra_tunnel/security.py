@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import hashlib
 import hmac
 import ipaddress
 import secrets
+from pathlib import Path
 
 import bcrypt
 from quart import current_app, has_request_context, request, websocket
 
 MAX_PASSWORD_BYTES = 72  # bcrypt 5 refuses longer input instead of truncating
 MIN_PASSWORD_LENGTH = 10
-COMMON_PASSWORDS = {"admin", "password", "passwort", "sentra", "1234567890", "qwertzuiop"}
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "wordlists" / "common_passwords.txt.gz"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of the 10,000 most common passwords, read on first use."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
 
 
 async def hash_password(password: str) -> str:
@@ -57,7 +67,7 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"must be at most {MAX_PASSWORD_BYTES} bytes"
     if "\x00" in password:  # bcrypt would silently ignore everything after it
         return "must not contain NUL characters"
-    if password.lower() in COMMON_PASSWORDS or password.lower() == username.lower():
+    if password.lower() in common_passwords() or password.lower() == username.lower():
         return "is too easy to guess"
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support.api import error_code
 
 # quart-schema's generated documentation and Quart's static files: no view of ours to decorate.
-UNDECORATED = {"static", "openapi", "swagger_ui"}
+UNDECORATED = {"static", "openapi"}
 
 
 def test_every_route_declares_a_rate_limit(app):
