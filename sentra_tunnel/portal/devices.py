@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from quart import Blueprint, request
 
-from .. import devices
 from ..auth import current_account
 from ..errors import APIError
 from ..models.device import devices_visible_to, get_device_for
 from ..models.tenant import list_tenants, shops_visible_to
 from ..ratelimit import rate_limit
 from ..security import request_scheme
+from ..services import devices
 from .web import form, int_or_none, portal_page, render
 
 blueprint = Blueprint("portal_devices", __name__, url_prefix="/devices")

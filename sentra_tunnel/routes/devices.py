@@ -10,13 +10,6 @@ from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
 from ..auth import current_account, require_role
-from ..devices import (
-    create_device,
-    delete_device,
-    register_device,
-    reprovision_device,
-    revoke_device,
-)
 from ..models.base import iso
 from ..models.device import devices_visible_to, get_device_for
 from ..ratelimit import rate_limit
@@ -30,6 +23,13 @@ from ..schemas import (
     RegistrationOut,
 )
 from ..security import client_ip, request_scheme
+from ..services.devices import (
+    create_device,
+    delete_device,
+    register_device,
+    reprovision_device,
+    revoke_device,
+)
 
 blueprint = Blueprint("devices", __name__, url_prefix="/api/devices")
 

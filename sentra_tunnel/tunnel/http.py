@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from quart import Blueprint, current_app, jsonify, websocket
 
-from ..devices import authenticate_key
 from ..errors import APIError
 from ..ratelimit import exempt
 from ..security import client_ip
+from ..services.devices import authenticate_key
 from . import current_hub
 from .budget import TunnelLimits
 from .connection import Connection

@@ -1,19 +1,15 @@
-"""Device lifecycle over the API: create, register, status, reprovision, revoke, delete."""
+"""Device routes: what each answers, to whom; the lifecycle itself is tested in services/."""
 
 from __future__ import annotations
-
-import asyncio
-from datetime import timedelta
 
 import pytest
 
 from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
-from sentra_tunnel.models.base import utcnow
 from sentra_tunnel.models.device import Device
 from sentra_tunnel.security import token_hash
 from tests.support.api import error_code
-from tests.tunnel.fakes import WAIT_S, FakeDevice, provision
+from tests.tunnel.fakes import FakeDevice, provision
 
 DEVICE_KEYS = {
     "id",
@@ -81,39 +77,6 @@ async def test_register_behind_https_proxy_gives_wss(app, admin_client, bakery):
     assert (await response.get_json())["ws_url"] == "wss://doors.example.com/ws"
 
 
-async def test_token_is_single_use(admin_client, client, bakery):
-    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
-    assert (await _register(client, token)).status_code == 201
-    again = await _register(client, token)
-    assert again.status_code == 401
-    assert await error_code(again) == "invalid_token"
-
-
-async def test_concurrent_registrations_with_one_token_yield_one_key(admin_client, app, bakery):
-    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
-    responses = await asyncio.gather(*(_register(app.test_client(), token) for _ in range(5)))
-    assert sorted(r.status_code for r in responses) == [201, 401, 401, 401, 401]
-
-
-@pytest.mark.parametrize("token", ["reg_unknown", "nonsense", "x" * 200])
-async def test_unknown_token_is_401(client, token):
-    response = await _register(client, token)
-    assert response.status_code == 401
-    assert await error_code(response) == "invalid_token"
-
-
-async def test_expired_token_is_401(admin_client, client, bakery):
-    body = await (await _create(admin_client, bakery.shop_a.id)).get_json()
-    expired = utcnow() - timedelta(seconds=1)
-    await database.run(
-        Device.update(registration_expires_at=expired)
-        .where(Device.id == body["device"]["id"])
-        .execute
-    )
-    response = await _register(client, body["registration_token"])
-    assert response.status_code == 401
-
-
 async def test_register_is_rate_limited_per_ip(client):
     codes = [(await _register(client, f"reg_guess{n}")).status_code for n in range(11)]
     assert codes == [401] * 10 + [429]
@@ -134,18 +97,6 @@ async def test_create_validates(admin_client, bakery, body):
     assert await error_code(response) == "validation_error"
 
 
-async def test_create_in_another_tenants_shop_is_404(admin_client, kiosk):
-    response = await _create(admin_client, kiosk.shop_a.id)
-    assert response.status_code == 404
-    assert await database.count(Device.select()) == 0
-
-
-async def test_superadmin_creates_in_any_tenant(superadmin_client, kiosk):
-    response = await _create(superadmin_client, kiosk.shop_b.id)
-    assert response.status_code == 201
-    assert (await response.get_json())["device"]["tenant_id"] == kiosk.tenant.id
-
-
 async def test_list_and_status_respect_tenant_and_shops(admin_client, login_as, bakery, kiosk):
     in_a, _ = await provision(admin_client, bakery.shop_a.id, "A door")
     in_b, _ = await provision(admin_client, bakery.shop_b.id, "B door")
@@ -162,48 +113,21 @@ async def test_list_and_status_respect_tenant_and_shops(admin_client, login_as, 
     assert (await admin_client.get(f"/api/devices/{other}/status")).status_code == 404
 
 
-async def test_reprovision_revokes_the_key_and_closes_the_tunnel(app, admin_client, client, bakery):
-    device_id, api_key = await provision(admin_client, bakery.shop_a.id)
-    async with FakeDevice(app, api_key) as fake:
-        await fake.hello()
-        response = await admin_client.post(f"/api/devices/{device_id}/reprovision")
-        assert response.status_code == 201
-        body = await response.get_json()
-        assert set(body) == {"registration_token", "expires_at"}
-        assert await fake.wait_closed(timeout=1) == 4001
-    registered = await _register(client, body["registration_token"])
-    assert registered.status_code == 201
-    assert (await registered.get_json())["api_key"] != api_key
-    assert ("bakery-admin", "device.reprovision") in await _actions(device_id)
-
-
-async def test_revoke_kills_the_key_and_pending_token(admin_client, client, bakery):
-    created = await (await _create(admin_client, bakery.shop_a.id)).get_json()
-    device_id = created["device"]["id"]
+async def test_reprovision_revoke_and_delete_answer_as_documented(admin_client, client, bakery):
+    device_id, _ = await provision(admin_client, bakery.shop_a.id)
+    response = await admin_client.post(f"/api/devices/{device_id}/reprovision")
+    assert response.status_code == 201
+    body = await response.get_json()
+    assert set(body) == {"registration_token", "expires_at"}
+    assert (await _register(client, body["registration_token"])).status_code == 201
     assert (await admin_client.post(f"/api/devices/{device_id}/revoke")).status_code == 204
-    assert (await _register(client, created["registration_token"])).status_code == 401
-    row = await Device.aget(Device.id == device_id)
-    assert (row.key_hash, row.registered) == (None, False)
-    assert ("bakery-admin", "device.revoke") in await _actions(device_id)
-
-
-async def test_delete_removes_closes_and_publishes(app, admin_client, bakery):
-    device_id, api_key = await provision(admin_client, bakery.shop_a.id)
-    broker = app.extensions["broker"]
-    async with broker.subscribe(lambda e: e["type"] == "device_deleted") as events:
-        async with FakeDevice(app, api_key) as fake:
-            await fake.hello()
-            assert (await admin_client.delete(f"/api/devices/{device_id}")).status_code == 204
-            assert await fake.wait_closed(timeout=1) == 4001
-        event = await asyncio.wait_for(events.next(), WAIT_S)
-    assert event == {
-        "type": "device_deleted",
-        "device_id": device_id,
-        "tenant_id": bakery.tenant.id,
-        "shop_id": bakery.shop_a.id,
-    }
+    assert (await admin_client.delete(f"/api/devices/{device_id}")).status_code == 204
     assert (await admin_client.get(f"/api/devices/{device_id}/status")).status_code == 404
-    assert ("bakery-admin", "device.delete") in await _actions(device_id)
+    assert [action for _, action in await _actions(device_id)][-3:] == [
+        "device.register",
+        "device.revoke",
+        "device.delete",
+    ]
 
 
 MANAGE = [

@@ -1,4 +1,4 @@
-"""Device lifecycle — create, register, reprovision, revoke, delete — for the API and the portal.
+"""Device lifecycle: create, register, reprovision, revoke and delete, for the API and the portal.
 
 Callers look the device up with `get_device_for(user, id)` first (404 for what the user cannot
 see); these functions then check the role (403) and do the work, audit it and publish it.
@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 from quart import current_app
 
-from .auth import actor_context
-from .errors import APIError, forbidden
-from .models import audit
-from .models.base import utcnow
-from .models.device import (
+from ..auth import actor_context
+from ..errors import APIError, forbidden
+from ..models import audit
+from ..models.base import utcnow
+from ..models.device import (
     Device,
     claim_registration,
     find_by_key_id,
@@ -23,12 +23,12 @@ from .models.device import (
     get_device,
     update_device,
 )
-from .models.tenant import get_shop_for
-from .schemas import clean_name
-from .security import new_token, same_secret, token_hash
-from .tunnel import current_hub
-from .tunnel.broker import device_deleted_event
-from .tunnel.protocol import CLOSE_REVOKED
+from ..models.tenant import get_shop_for
+from ..schemas import clean_name
+from ..security import new_token, same_secret, token_hash
+from ..tunnel import current_hub
+from ..tunnel.broker import device_deleted_event
+from ..tunnel.protocol import CLOSE_REVOKED
 
 REGISTRATION_PREFIX = "reg_"
 KEY_ID_BYTES = 8

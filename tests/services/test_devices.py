@@ -1,0 +1,164 @@
+"""The device lifecycle: tokens spent once, keys that die at once, tunnels closed behind them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from sentra_tunnel.db import database
+from sentra_tunnel.errors import APIError
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.base import utcnow
+from sentra_tunnel.models.device import Device, get_device
+from sentra_tunnel.services.devices import (
+    authenticate_key,
+    create_device,
+    delete_device,
+    register_device,
+    reprovision_device,
+    revoke_device,
+)
+from sentra_tunnel.tunnel.broker import device_deleted_event
+from tests.tunnel.fakes import WAIT_S, FakeDevice
+
+IP = "192.0.2.1"
+
+
+async def _actions(device_id) -> list[tuple[str, str]]:
+    query = AuditEntry.select().where(AuditEntry.target == f"device:{device_id}")
+    return [(e.actor, e.action) for e in await database.list(query.order_by(AuditEntry.id))]
+
+
+@pytest.fixture
+async def created(acting_as, bakery):
+    """(device, registration token) of a new device in the Bakery's shop A."""
+    async with acting_as(bakery.admin):
+        device, token, _ = await create_device(bakery.admin, "Back door", bakery.shop_a.id)
+    return device, token
+
+
+async def _register(acting_as, token: str, hostname: str | None = None):
+    async with acting_as():
+        return await register_device(token, hostname, "1.0.0", IP)
+
+
+@pytest.fixture
+async def registered(acting_as, created):
+    """(device, api key) of a registered device in the Bakery's shop A."""
+    return await _register(acting_as, created[1])
+
+
+async def test_create_audits_and_keeps_only_the_token_hash(created):
+    device, token = created
+    row = await Device.aget(Device.id == device.id)
+    assert token.startswith("reg_") and token not in str(row.__data__)
+    assert await _actions(device.id) == [("bakery-admin", "device.create")]
+
+
+async def test_create_in_another_tenants_shop_is_not_found(acting_as, bakery, kiosk):
+    async with acting_as(bakery.admin):
+        with pytest.raises(APIError) as refused:
+            await create_device(bakery.admin, "Back door", kiosk.shop_a.id)
+    assert (refused.value.status, refused.value.code) == (404, "not_found")
+    assert await database.count(Device.select()) == 0
+
+
+async def test_the_platform_operator_creates_in_any_tenant(acting_as, superadmin, kiosk):
+    async with acting_as(superadmin):
+        device, _, _ = await create_device(superadmin, "Back door", kiosk.shop_b.id)
+    assert device.tenant_id == kiosk.tenant.id
+
+
+async def test_a_token_is_spent_once(acting_as, created):
+    device, api_key = await _register(acting_as, created[1], "pi-1")
+    assert (device.registered, device.hostname) == (True, "pi-1")
+    assert await authenticate_key(api_key) is not None
+    with pytest.raises(APIError) as again:
+        await _register(acting_as, created[1])
+    assert (again.value.status, again.value.code) == (401, "invalid_token")
+    actor, action = (await _actions(device.id))[-1]
+    assert (actor, action) == (f"device:{device.id}", "device.register")
+
+
+async def test_concurrent_registrations_with_one_token_yield_one_key(acting_as, created):
+    attempts = [_register(acting_as, created[1]) for _ in range(5)]
+    outcomes = await asyncio.gather(*attempts, return_exceptions=True)
+    assert sum(not isinstance(outcome, Exception) for outcome in outcomes) == 1
+    assert {outcome.code for outcome in outcomes if isinstance(outcome, APIError)} == {
+        "invalid_token"
+    }
+
+
+@pytest.mark.parametrize("token", ["reg_unknown", "nonsense", "x" * 200])
+async def test_an_unknown_token_is_refused(acting_as, token):
+    with pytest.raises(APIError) as refused:
+        await _register(acting_as, token)
+    assert refused.value.code == "invalid_token"
+
+
+async def test_an_expired_token_is_refused(acting_as, created):
+    expired = utcnow() - timedelta(seconds=1)
+    query = Device.update(registration_expires_at=expired).where(Device.id == created[0].id)
+    await database.run(query.execute)
+    with pytest.raises(APIError) as refused:
+        await _register(acting_as, created[1])
+    assert refused.value.code == "invalid_token"
+
+
+@pytest.mark.parametrize("mangle", [str.upper, lambda key: key + "x", lambda key: "." + key])
+async def test_only_the_exact_key_authenticates(registered, mangle):
+    device, api_key = registered
+    assert (await authenticate_key(api_key)).id == device.id
+    assert await authenticate_key(mangle(api_key)) is None
+
+
+async def test_reprovision_kills_the_key_and_closes_the_tunnel(app, acting_as, bakery, registered):
+    device, api_key = registered
+    async with FakeDevice(app, api_key) as fake:
+        await fake.hello()
+        async with acting_as(bakery.admin):
+            token, expires_at = await reprovision_device(bakery.admin, device)
+        assert await fake.wait_closed(timeout=1) == 4001
+    assert expires_at > utcnow()
+    assert await authenticate_key(api_key) is None
+    _, new_key = await _register(acting_as, token)
+    assert new_key != api_key
+    assert ("bakery-admin", "device.reprovision") in await _actions(device.id)
+
+
+async def test_revoke_kills_the_key_and_the_unused_token(acting_as, bakery, created):
+    device, token = created
+    async with acting_as(bakery.admin):
+        await revoke_device(bakery.admin, device)
+    with pytest.raises(APIError):
+        await _register(acting_as, token)
+    row = await get_device(device.id)
+    assert (row.key_hash, row.registered, row.registration_token_hash) == (None, False, None)
+    assert ("bakery-admin", "device.revoke") in await _actions(device.id)
+
+
+async def test_delete_closes_the_tunnel_and_publishes(app, acting_as, bakery, registered):
+    device, api_key = registered
+    broker = app.extensions["broker"]
+    async with broker.subscribe(lambda event: event["type"] == "device_deleted") as events:
+        async with FakeDevice(app, api_key) as fake:
+            await fake.hello()
+            async with acting_as(bakery.admin):
+                await delete_device(bakery.admin, device)
+            assert await fake.wait_closed(timeout=1) == 4001
+        event = await asyncio.wait_for(events.next(), WAIT_S)
+    assert event == device_deleted_event(device)
+    assert await get_device(device.id) is None
+    assert ("bakery-admin", "device.delete") in await _actions(device.id)
+
+
+@pytest.mark.parametrize("manage", [reprovision_device, revoke_device, delete_device])
+async def test_staff_and_viewers_may_not_manage_a_device(acting_as, bakery, created, manage):
+    for user in (bakery.staff, bakery.viewer):
+        async with acting_as(user):
+            with pytest.raises(APIError) as refused:
+                await manage(user, created[0])
+        assert refused.value.code == "forbidden"
+    assert await get_device(created[0].id) is not None
