@@ -14,7 +14,7 @@ from ..auth import current_account
 from ..door_schema import DAYS, MAX_SCHEDULE_SLOTS, format_ts
 from ..errors import APIError
 from ..ratelimit import rate_limit
-from ..tunnel.commands import run_command
+from ..services.commands import run_command
 from . import i18n
 from .web import form, form_list, int_or_none, portal_page
 

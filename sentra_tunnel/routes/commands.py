@@ -15,7 +15,7 @@ from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams
 from ..errors import validation_error
 from ..ratelimit import rate_limit
 from ..schemas import CommandOut
-from ..tunnel.commands import run_command
+from ..services.commands import run_command
 
 blueprint = Blueprint("commands", __name__, url_prefix="/api/commands")
 
