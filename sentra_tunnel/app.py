@@ -6,7 +6,7 @@ from quart import Quart
 from quart.sessions import SecureCookieSessionInterface
 from quart_schema import Info, QuartSchema
 
-from . import api_docs, auth, errors, headers, logs, portal, ratelimit, tunnel
+from . import api_docs, auth, errors, headers, logs, origin, portal, ratelimit, tunnel
 from .bootstrap import ensure_first_admin
 from .config import PROJECT_ROOT, Settings, from_environment
 from .db import database, open_async
@@ -73,6 +73,7 @@ def build_app(config: Settings | dict | None = None) -> Quart:
     audit.use_key(audit.derive_key(settings.audit_secret))
     errors.init_app(app)
     headers.init_app(app)
+    origin.init_app(app)
     ratelimit.init_app(app)
     auth.init_app(app)
     api_docs.init_app(app)  # after auth: the docs may need the session it loads

@@ -106,6 +106,14 @@ def client_ip() -> str:
     return address
 
 
+def request_host() -> str:
+    """The host the browser asked for, as a trusted proxy reports it."""
+    forwarded = request.headers.get("X-Forwarded-Host", "")
+    if forwarded and _trusted_proxy(request.remote_addr or ""):
+        return forwarded.split(",")[0].strip()
+    return request.host
+
+
 def request_scheme() -> str:
     proto = request.headers.get("X-Forwarded-Proto", "")
     if proto in ("http", "https") and _trusted_proxy(request.remote_addr or ""):

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .door_schema import DoorState
+from .door_schema import DoorConfig, DoorState, dump
 
 MAX_FRAME_BYTES = 64 * 1024
 
@@ -90,6 +90,36 @@ class EventFrame(_Frame):
     type: Literal["event"]
     event: Text64
     data: dict[str, Any]
+
+
+class OpenResult(BaseModel):
+    """What `open` answers: whether the door opened, and the state it is in now."""
+
+    model_config = ConfigDict(extra="ignore")  # "at least" these: an agent may say more
+    opened: Annotated[bool, Field(strict=True)]
+    state: DoorState
+
+
+# What each command's successful result must look like; anything else is a device error.
+RESULT_MODELS: dict[str, type[BaseModel]] = {
+    "open": OpenResult,
+    "status": DoorState,
+    "get_config": DoorConfig,
+    "set_config": DoorConfig,
+    "override": DoorState,
+}
+
+
+class ResultError(ValueError):
+    """A device's result does not have the contract's shape."""
+
+
+def checked_result(name: str, result: dict) -> dict:
+    """The result as the contract defines it for `name` (normalised), or ResultError."""
+    try:
+        return dump(RESULT_MODELS[name].model_validate(result))
+    except ValidationError as error:
+        raise ResultError(_first_problem(error)) from None
 
 
 FRAME_MODELS: dict[str, type[_Frame]] = {

@@ -10,14 +10,14 @@ import pytest
 from sentra_tunnel.db import migrate_up, migration_runner, open_sync, pending_migrations
 
 TABLES = {"tenant", "shop", "user", "session", "device", "audit_entry"}
-MIGRATIONS = ["0001_initial", "0002_keyed_audit_chain"]
+MIGRATIONS = ["0001_initial", "0002_keyed_audit_chain", "0003_never_reuse_ids"]
 HISTORY = "schema_migration"
 
 
 def tables(url: str) -> set[str]:
     db = open_sync(url)
     try:
-        return set(db.get_tables())
+        return set(db.get_tables()) - {"sqlite_sequence"}  # SQLite's own, for AUTOINCREMENT
     finally:
         db.close()
 
@@ -102,7 +102,7 @@ def test_an_existing_unkeyed_chain_is_keyed_and_verifies(tmp_path, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "migration-test-secret-0123456789")
     url = f"sqlite:///{tmp_path / 'old.db'}"
     _first_release(url)
-    assert migrate_up(url) == ["0002_keyed_audit_chain"]
+    assert migrate_up(url) == ["0002_keyed_audit_chain", "0003_never_reuse_ids"]
     db = open_sync(url)
     audit.database.initialize(db)
     try:
@@ -118,4 +118,25 @@ def test_a_broken_unkeyed_chain_is_not_keyed(tmp_path, monkeypatch):
     _first_release(url, tamper_at=3)
     with pytest.raises(RuntimeError, match="broken at entry 3"):
         migrate_up(url)
-    assert pending_migrations(url) == ["0002_keyed_audit_chain"]
+    assert pending_migrations(url) == ["0002_keyed_audit_chain", "0003_never_reuse_ids"]
+
+
+def test_a_deleted_id_is_never_given_out_again(tmp_path):
+    """Tenant B's new device must not inherit the id of tenant A's deleted one."""
+    url = f"sqlite:///{tmp_path / 'ids.db'}"
+    migrate_up(url)
+    db = open_sync(url)
+    try:
+        db.execute_sql("INSERT INTO tenant (name, created_at) VALUES ('A', '2026-12-01')")
+        db.execute_sql("INSERT INTO tenant (name, created_at) VALUES ('B', '2026-12-01')")
+        db.execute_sql("DELETE FROM tenant WHERE name = 'B'")
+        db.execute_sql("INSERT INTO tenant (name, created_at) VALUES ('C', '2026-12-01')")
+        ids = dict(db.execute_sql("SELECT name, id FROM tenant").fetchall())
+        assert ids == {"A": 1, "C": 3}
+        for table in ("tenant", "shop", "user", "device", "audit_entry"):
+            create = db.execute_sql(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (table,)
+            ).fetchone()[0]
+            assert "AUTOINCREMENT" in create, table
+    finally:
+        db.close()

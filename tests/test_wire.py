@@ -81,3 +81,48 @@ def test_builders_match_the_contract():
         "type": "error",
         "error": {"code": "unknown_type", "message": "m"},
     }
+
+
+CONFIG = {"open_duration_s": 5, "timezone": "Europe/Berlin", "schedule": []}
+OVERRIDDEN = {**STATE, "mode": "open", "override_until": "2026-12-02T18:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    "name, result, expected",
+    [
+        ("status", STATE, STATE),
+        ("override", OVERRIDDEN, OVERRIDDEN),
+        (
+            "open",
+            {"opened": True, "state": STATE, "relay_ms": 5000},
+            {"opened": True, "state": STATE},
+        ),
+        ("get_config", CONFIG, CONFIG),
+    ],
+)
+def test_results_of_the_contracts_shape_pass_normalised(name, result, expected):
+    assert protocol.checked_result(name, result) == expected
+
+
+@pytest.mark.parametrize(
+    "name, result, problem",
+    [
+        ("status", {**STATE, "override_until": "not-a-date"}, "override_until"),
+        ("open", {}, "opened"),
+        ("open", {"opened": "yes", "state": STATE}, "opened"),
+        ("status", {"door": "ajar", "lock": "locked", "mode": "auto"}, "door"),
+        (
+            "get_config",
+            {"open_duration_s": 500, "timezone": "Europe/Berlin", "schedule": []},
+            "open_duration_s",
+        ),
+    ],
+)
+def test_malformed_results_are_refused_naming_the_field(name, result, problem):
+    with pytest.raises(protocol.ResultError) as refused:
+        protocol.checked_result(name, result)
+    assert problem in str(refused.value)
+
+
+def test_every_command_has_a_result_shape():
+    assert set(protocol.RESULT_MODELS) == set(protocol.COMMAND_NAMES)

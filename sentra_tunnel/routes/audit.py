@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_response
@@ -19,7 +20,8 @@ blueprint = Blueprint("audit", __name__, url_prefix="/api/audit")
 
 CSV_COLUMNS = ("id", "ts", "actor", "tenant_id", "action", "target", "ip", "outcome", "details")
 CSV_EXPORT_LIMIT = 10000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A formula can start a cell, or a piece of one where a reader splits on ; , | or tab.
+FORMULA_START = re.compile(r"(^|[;,|\t\r\n])(\s*[=+\-@\t\r])")
 
 
 async def query_entries(query: AuditQuery, limit: int | None = None) -> list[dict]:
@@ -37,9 +39,10 @@ async def query_entries(query: AuditQuery, limit: int | None = None) -> list[dic
 
 
 def _csv_cell(value) -> str:
-    """Spreadsheets run cells that start like a formula; a leading quote keeps them text."""
+    """Spreadsheets run cells that start like a formula; a quote before each possible start
+    keeps them text, including after a separator a spreadsheet in another locale splits on."""
     text = json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value or "")
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return FORMULA_START.sub(lambda match: match.group(1) + "'" + match.group(2), text)
 
 
 @blueprint.get("")
@@ -60,7 +63,7 @@ async def export_csv(query_args: AuditQuery):
     """The same entries as CSV, up to 10 000 rows."""
     rows = await query_entries(query_args, limit=CSV_EXPORT_LIMIT)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         writer.writerow([_csv_cell(row[column]) for column in CSV_COLUMNS])

@@ -84,7 +84,7 @@ class Broker(Protocol):
 
     def bind(self, hub) -> None: ...
 
-    async def deliver(self, device_id: int, frame: dict) -> bool: ...
+    async def deliver(self, device_id: int, frame: dict, key_id: str | None = None) -> bool: ...
 
     async def reply(self, node: str, command_id: str, reply) -> None: ...
 
@@ -112,9 +112,10 @@ class LocalBroker:
         """The hub of this process; the broker hands it frames and replies meant for this node."""
         self._hub = hub
 
-    async def deliver(self, device_id: int, frame: dict) -> bool:
-        """Hand a command frame to whichever node holds the tunnel; False when none does."""
-        return self._hub is not None and self._hub.deliver_local(device_id, frame)
+    async def deliver(self, device_id: int, frame: dict, key_id: str | None = None) -> bool:
+        """Hand a command frame to whichever node holds the device's tunnel (opened with this
+        key, when given); False when none does."""
+        return self._hub is not None and self._hub.deliver_local(device_id, frame, key_id)
 
     async def reply(self, node: str, command_id: str, reply) -> None:
         """Send a device's reply back to the node waiting for it."""

@@ -74,16 +74,28 @@ class Hub:
         return uuid.uuid4().hex
 
     async def send(
-        self, device_id: int, name: str, params: dict, *, timeout: float, command_id: str = ""
+        self,
+        device_id: int,
+        name: str,
+        params: dict,
+        *,
+        timeout: float,
+        command_id: str = "",
+        key_id: str | None = None,
     ) -> dict:
-        """Send a command and return the device's result; raises a CommandFailed subclass."""
+        """Send a command and return the device's result; raises a CommandFailed subclass.
+
+        With `key_id` (the device's key as the database knows it now), only a tunnel opened
+        with that key may carry the command: never one of a revoked or replaced key.
+        """
         if len(self.pending) >= PENDING_LIMIT:
             raise HubBusy("Too many door commands are under way; try again shortly.")
         command_id = command_id or self.new_command_id()
         future = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
         try:
-            if not await self.broker.deliver(device_id, wire.command(command_id, name, params)):
+            frame = wire.command(command_id, name, params)
+            if not await self.broker.deliver(device_id, frame, key_id):
                 raise DeviceOffline("The device is offline.")
             reply = await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -126,9 +138,13 @@ class Hub:
 
     # Tunnels held by this process ------------------------------------------------------------
 
-    def deliver_local(self, device_id: int, frame: dict, origin: str | None = None) -> bool:
+    def deliver_local(
+        self, device_id: int, frame: dict, key_id: str | None = None, origin: str | None = None
+    ) -> bool:
         tunnel = self.connections.get(device_id)
-        if tunnel is None or not tunnel.send_command(frame):
+        if tunnel is None or (key_id is not None and tunnel.device.key_id != key_id):
+            return False
+        if not tunnel.send_command(frame):
             return False
         carried = self._carried.setdefault(tunnel, {})
         if len(carried) >= CARRIED_LIMIT:

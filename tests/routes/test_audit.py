@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
 from sentra_tunnel.models import audit
 
-CSV_HEADER = "id,ts,actor,tenant_id,action,target,ip,outcome,details"
+CSV_COLUMNS = ["id", "ts", "actor", "tenant_id", "action", "target", "ip", "outcome", "details"]
+CSV_HEADER = ",".join(f'"{column}"' for column in CSV_COLUMNS)  # every cell quoted
 
 
 @pytest.fixture
@@ -127,6 +129,24 @@ async def test_csv_export(admin_client, bakery, entries):
     assert [row["id"] for row in rows] == sorted((row["id"] for row in rows), key=int)[::-1]
     for row in rows:
         assert not row["actor"].startswith(("=", "+", "-", "@"))
+
+
+async def test_csv_cells_are_always_quoted_and_guarded_after_every_separator(admin_client, bakery):
+    """A German spreadsheet splits on ";": no piece of a cell may start a formula either."""
+    await audit.record(
+        "auth.login_failed",
+        actor="a;=2*21;",
+        target="user:x,+SUM(1)|@x",
+        tenant_id=bakery.tenant.id,
+    )
+    text = (await (await admin_client.get("/api/audit/export.csv")).get_data()).decode()
+    first = text.splitlines()[1]
+    assert re.fullmatch(r'"[^"]*"(,"[^"]*")*', first), first
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["actor"] == "a;'=2*21;"
+    assert row["target"] == "user:x,'+SUM(1)|'@x"
+    for piece in re.split(r"[;,|]", row["actor"] + ";" + row["target"]):
+        assert not piece.startswith(("=", "+", "-", "@")), piece
 
 
 async def test_csv_export_uses_the_filters(admin_client, entries):

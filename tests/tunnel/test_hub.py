@@ -150,3 +150,16 @@ async def test_only_the_tunnel_a_command_went_to_may_answer_it(
         await door.answer(command, STATE)
         assert await asyncio.wait_for(request, WAIT_S) == STATE
     assert other_id != device.id
+
+
+async def test_a_command_bound_to_a_key_never_reaches_a_tunnel_of_another_key(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        with pytest.raises(DeviceOffline):
+            await hub.send(device.id, "open", {}, timeout=WAIT_S, key_id="not-its-key")
+        key_id = device.api_key.partition(".")[0]
+        request = asyncio.ensure_future(
+            hub.send(device.id, "status", {}, timeout=WAIT_S, key_id=key_id)
+        )
+        await fake.answer(await fake.receive(), STATE)
+        assert await asyncio.wait_for(request, WAIT_S) == STATE
