@@ -21,15 +21,26 @@ def _bearer_key() -> str:
     return key.strip() if scheme.lower() == "bearer" else ""
 
 
+def _refused(status: int, code: str, message: str, headers: dict | None = None):
+    return jsonify(APIError(status, code, message).body()), status, headers or {}
+
+
 def _rejected():
-    error = APIError(401, "invalid_key", "The device API key is missing, unknown or revoked.")
-    return jsonify(error.body()), 401, {"WWW-Authenticate": "Bearer"}
+    return _refused(
+        401,
+        "invalid_key",
+        "The device API key is missing, unknown or revoked.",
+        {"WWW-Authenticate": "Bearer"},
+    )
 
 
 @blueprint.websocket("/ws")
 @exempt("admission control: handshakes in progress, per address and per key (tunnel/admission)")
 async def tunnel():
     """The device tunnel (WebSocket)."""
+    if "Origin" in websocket.headers:
+        # Devices send no Origin; a browser always does, and no web page may open a tunnel.
+        return _refused(403, "forbidden", "Browsers may not open a device tunnel.")
     key = _bearer_key()
     key_id = key.partition(".")[0][:32]
     admission = current_app.extensions["admission"]

@@ -203,3 +203,13 @@ async def test_answering_probes_keeps_an_idle_device_online(app, device):
 async def test_device_without_hello_is_closed(app, device):
     async with FakeDevice(app, device.api_key) as fake:
         assert await fake.wait_closed(timeout=2 * 2 + 1) == protocol.CLOSE_POLICY
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost", "null"])
+async def test_an_upgrade_from_a_browser_is_refused_even_with_a_valid_key(app, device, origin):
+    headers = {"Authorization": f"Bearer {device.api_key}", "Origin": origin}
+    async with app.test_client().websocket("/ws", headers=headers) as ws:
+        with pytest.raises(WebsocketResponseError) as refused:
+            await asyncio.wait_for(ws.receive(), WAIT_S)
+    assert refused.value.response.status_code == 403
+    assert not app.extensions["hub"].is_connected(device.id)
