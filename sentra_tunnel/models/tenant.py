@@ -44,6 +44,10 @@ async def get_tenant(tenant_id) -> Tenant:
     return tenant
 
 
+async def find_tenant_by_name(name: str) -> Tenant | None:
+    return await Tenant.aget_or_none(Tenant.name == name)
+
+
 def _shops_query(user):
     query = Shop.select().order_by(Shop.tenant, Shop.name)
     if user.tenant_id is not None:
@@ -68,3 +72,8 @@ async def get_shop_for(user, shop_id) -> Shop:
     if shop is None:
         raise not_found("shop")
     return shop
+
+
+async def find_shop_by_name(tenant_id: int, name: str) -> Shop | None:
+    """The tenant's shop of this name, if it has one."""
+    return await Shop.aget_or_none(Shop.tenant == tenant_id, Shop.name == name)

@@ -8,8 +8,8 @@ from ..auth import current_account
 from ..errors import APIError
 from ..models.tenant import list_tenants, shops_visible_to
 from ..ratelimit import rate_limit
-from ..routes.shops import create_shop
-from ..routes.tenants import create_tenant
+from ..services.shops import create_shop
+from ..services.tenants import create_tenant
 from .web import form, int_or_none, portal_page, render
 
 blueprint = Blueprint("portal_places", __name__)
@@ -81,7 +81,7 @@ async def create_tenant_submit():
     if not name:
         return await tenants_page(422, errors={"name": "required"})
     try:
-        tenant = await create_tenant(name)
+        tenant = await create_tenant(current_account(), name)
     except APIError as error:
         return await tenants_page(error.status, error=error, errors=error.fields or {})
     return await tenants_page(201, done="created", notice_name=tenant.name)

@@ -5,35 +5,13 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
-from ..auth import actor_context, current_account, require_role
-from ..errors import APIError
-from ..models import audit
-from ..models.tenant import Shop, shops_visible_to
+from ..auth import current_account, require_role
+from ..models.tenant import shops_visible_to
 from ..ratelimit import rate_limit
-from ..schemas import ShopIn, ShopList, ShopOne, clean_name
-from .scoping import tenant_for_new_record
+from ..schemas import ShopIn, ShopList, ShopOne
+from ..services.shops import create_shop
 
 blueprint = Blueprint("shops", __name__, url_prefix="/api/shops")
-
-
-async def create_shop(user, name: str, tenant_id: int | None) -> Shop:
-    name = clean_name(name)
-    tenant = await tenant_for_new_record(user, tenant_id)
-    if await Shop.aget_or_none(Shop.tenant == tenant.id, Shop.name == name) is not None:
-        raise APIError(
-            409,
-            "conflict",
-            "This tenant has a shop with this name already.",
-            fields={"name": "is taken"},
-        )
-    shop = await Shop.acreate(tenant=tenant.id, name=name)
-    await audit.record(
-        "shop.create",
-        target=f"shop:{shop.id}",
-        details={"name": name},
-        **actor_context(tenant_id=tenant.id),
-    )
-    return shop
 
 
 @blueprint.get("")

@@ -5,30 +5,13 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
-from ..auth import actor_context, require_role
-from ..errors import APIError
-from ..models import audit
-from ..models.tenant import Tenant, list_tenants
+from ..auth import current_account, require_role
+from ..models.tenant import list_tenants
 from ..ratelimit import rate_limit
-from ..schemas import TenantIn, TenantList, TenantOne, clean_name
+from ..schemas import TenantIn, TenantList, TenantOne
+from ..services.tenants import create_tenant
 
 blueprint = Blueprint("tenants", __name__, url_prefix="/api/tenants")
-
-
-async def create_tenant(name: str) -> Tenant:
-    name = clean_name(name)
-    if await Tenant.aget_or_none(Tenant.name == name) is not None:
-        raise APIError(
-            409, "conflict", "A tenant with this name exists already.", fields={"name": "is taken"}
-        )
-    tenant = await Tenant.acreate(name=name)
-    await audit.record(
-        "tenant.create",
-        target=f"tenant:{tenant.id}",
-        details={"name": name},
-        **actor_context(tenant_id=tenant.id),
-    )
-    return tenant
 
 
 @blueprint.get("")
@@ -47,5 +30,5 @@ async def index():
 @validate_response(TenantOne, 201)
 async def create(data: TenantIn):
     """Create a tenant."""
-    tenant = await create_tenant(data.name)
+    tenant = await create_tenant(current_account(), data.name)
     return {"tenant": tenant.to_dict()}, 201

@@ -14,7 +14,7 @@ from ..models.user import User, end_sessions_of, get_user_for, users_visible_to
 from ..ratelimit import rate_limit
 from ..schemas import UserIn, UserList, UserOne, UserPatch
 from ..security import hash_password, password_problem
-from .scoping import tenant_for_new_record
+from ..services.tenants import tenant_for_new_record
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
-from sentra_tunnel.models.tenant import Shop
 from tests.support.api import error_code
 
 
@@ -45,15 +44,3 @@ async def test_the_platform_operator_names_the_tenant(superadmin_client, kiosk):
     )
     assert response.status_code == 201
     assert (await response.get_json())["shop"]["tenant_id"] == kiosk.tenant.id
-
-
-async def test_duplicate_shop_name_in_a_tenant_is_409(admin_client, superadmin_client, kiosk):
-    response = await admin_client.post("/api/shops", json={"name": "Bakery A"})
-    assert response.status_code == 409
-    assert await error_code(response) == "conflict"
-    # The same name in another tenant is fine.
-    response = await superadmin_client.post(
-        "/api/shops", json={"name": "Bakery A", "tenant_id": kiosk.tenant.id}
-    )
-    assert response.status_code == 201
-    assert await database.count(Shop.select().where(Shop.name == "Bakery A")) == 2

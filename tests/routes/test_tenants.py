@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
-from tests.support.api import error_code
 
 
 async def test_list_tenants_by_name(superadmin_client, kiosk, bakery):
@@ -30,12 +29,6 @@ async def test_create_a_tenant(superadmin_client):
         tenant["id"],
         "ok",
     )
-
-
-async def test_duplicate_tenant_name_is_409(superadmin_client, bakery):
-    response = await superadmin_client.post("/api/tenants", json={"name": "Bakery"})
-    assert response.status_code == 409
-    assert await error_code(response) == "conflict"
 
 
 async def test_tenant_name_is_limited(superadmin_client):
