@@ -6,12 +6,11 @@ import time
 from collections.abc import Callable
 from functools import wraps
 
-from quart import Quart, current_app, g, request
-from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
+from quart import Quart, g, request
+from quart_auth import QuartAuth, current_user, logout_user
 
 from .errors import APIError, forbidden
-from .models import audit
-from .models.user import Session, User, end_session, load_session, start_session
+from .models.user import Session, User, load_session
 from .security import client_ip, same_secret
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -116,29 +115,17 @@ async def _require_password_change() -> None:
         )
 
 
-async def sign_in(user: User) -> Session:
-    """Start a session for a user whose credentials were checked, and audit the login."""
-    if current_user.auth_id:
-        await end_session(current_user.auth_id)  # a new login replaces this browser's session
-    raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
-    login_user(AuthUser(raw))
-    g.user, g.session = user, session
-    await audit.record(
-        "auth.login", target=f"user:{user.id}", **actor_context(tenant_id=user.tenant_id)
-    )
-    return session
+def require_login(view: Callable) -> Callable:
+    """401 without a session; the service behind the view decides what the user's role may do."""
 
+    @wraps(view)
+    async def guarded(*args, **kwargs):
+        if current_account() is None:
+            raise not_authenticated()
+        return await view(*args, **kwargs)
 
-async def sign_out() -> None:
-    """End this browser's session server-side (audited), so a copied cookie stops working."""
-    user = current_account()
-    if user is not None:
-        context = actor_context(tenant_id=user.tenant_id)
-        await audit.record("auth.logout", target=f"user:{user.id}", **context)
-    if current_user.auth_id:
-        await end_session(current_user.auth_id)
-    logout_user()
-    g.user = g.session = None
+    guarded.require_login = True
+    return guarded
 
 
 def require_role(role: str) -> Callable:
@@ -168,7 +155,3 @@ def actor_context(*, tenant_id: int | None) -> dict:
         "tenant_id": tenant_id,
         "ip": client_ip(),
     }
-
-
-def app_settings():
-    return current_app.config["SETTINGS"]

@@ -77,3 +77,9 @@ async def get_shop_for(user, shop_id) -> Shop:
 async def find_shop_by_name(tenant_id: int, name: str) -> Shop | None:
     """The tenant's shop of this name, if it has one."""
     return await Shop.aget_or_none(Shop.tenant == tenant_id, Shop.name == name)
+
+
+async def shop_ids_in_tenant(tenant_id: int | None, shop_ids: list[int]) -> set[int]:
+    """Those of `shop_ids` that are shops of this tenant."""
+    query = Shop.select(Shop.id).where(Shop.tenant == tenant_id, Shop.id.in_(shop_ids))
+    return {shop.id for shop in await database.list(query)}

@@ -136,6 +136,10 @@ async def find_user_by_name(username: str) -> User | None:
     return await User.aget_or_none(User.username == username.strip().lower())
 
 
+async def username_taken(username: str) -> bool:
+    return await User.aget_or_none(User.username == username) is not None
+
+
 async def start_session(user: User, client: str) -> tuple[str, Session]:
     """Create a session; returns the raw id for the cookie and the stored row."""
     raw = new_token(nbytes=32)
@@ -169,6 +173,11 @@ async def load_session(raw: str) -> Session | None:
         await database.run(Session.update(last_used_at=now).where(Session.id == session.id).execute)
     session_cache.put(session)
     return session
+
+
+async def session_exists(session_id: str) -> bool:
+    """True while the session with this stored id has not ended (logout, reset, deletion)."""
+    return await Session.aget_or_none(Session.id == session_id) is not None
 
 
 async def end_session(raw: str) -> None:

@@ -8,17 +8,20 @@ from quart_schema import hide
 from ..auth import current_account
 from . import (
     account,
+    audit,
     auth_pages,
     devices,
     door_actions,
     doors,
     i18n,
     labels,
-    people,
-    places,
+    manifest,
+    shops,
     stream,
+    tenants,
+    users,
 )
-from .web import csrf_token, error_text
+from .web import csrf_token, error_text, is_htmx
 
 BLUEPRINTS = (
     auth_pages.blueprint,
@@ -26,9 +29,12 @@ BLUEPRINTS = (
     door_actions.blueprint,
     stream.blueprint,
     devices.blueprint,
-    people.blueprint,
-    places.blueprint,
+    users.blueprint,
+    shops.blueprint,
+    tenants.blueprint,
+    audit.blueprint,
     account.blueprint,
+    manifest.blueprint,
 )
 STATIC_MAX_AGE_S = 3600
 
@@ -49,11 +55,12 @@ def init_app(app: Quart) -> None:
 
 
 async def _template_context() -> dict:
-    return {"user": current_account(), "is_htmx": request.headers.get("HX-Request") == "true"}
+    return {"user": current_account(), "is_htmx": is_htmx()}
 
 
 async def _vary_on_htmx(response):
-    """Pages and their fragments share URLs, so caches must keep them apart."""
+    """Pages and their fragments share URLs, so caches must keep them apart; the one place that
+    says so, for every page, fragment, command answer and stream."""
     if not request.path.startswith(("/api/", "/auth/", "/static/", "/ws")):
         response.vary.add("HX-Request")
     return response

@@ -1,77 +1,16 @@
-"""The audit log page, the account page and the web app manifest."""
+"""Your account: the language you read the portal in, your password, logging out."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from quart import Blueprint, jsonify, request, url_for
+from quart import Blueprint
 
 from ..auth import current_account
-from ..models.audit import entries_visible_to
-from ..models.device import devices_visible_to, get_device_for
-from ..models.user import User
-from ..ratelimit import exempt, rate_limit
+from ..ratelimit import rate_limit
+from ..services.users import save_language
 from . import i18n
-from .web import form, int_or_none, portal_page, render
+from .web import form, portal_page, render
 
 blueprint = Blueprint("portal_account", __name__)
-
-AUDIT_PAGE_SIZE = 50
-AUDIT_ACTIONS = (
-    "auth.login",
-    "auth.login_failed",
-    "auth.logout",
-    "auth.password",
-    "tenant.create",
-    "shop.create",
-    "user.create",
-    "user.update",
-    "user.delete",
-    "device.create",
-    "device.register",
-    "device.reprovision",
-    "device.revoke",
-    "device.delete",
-    "device.connect",
-    "device.disconnect",
-    "command.open",
-    "command.status",
-    "command.get_config",
-    "command.set_config",
-    "command.override",
-)
-
-
-@blueprint.get("/audit")
-@rate_limit("api_limit")
-@portal_page("admin")
-async def audit():
-    """The audit log, newest first, filtered by action and door, 50 per page."""
-    user = current_account()
-    action = request.args.get("action") or None
-    action = action if action in AUDIT_ACTIONS else None
-    device_id = int_or_none(request.args.get("device_id"))
-    if device_id is not None:
-        await get_device_for(user, device_id)
-    before = int_or_none(request.args.get("before"))
-    entries = await entries_visible_to(
-        user, device_id=device_id, action=action, before=before, limit=AUDIT_PAGE_SIZE + 1
-    )
-    filters = {key: value for key, value in (("action", action), ("device_id", device_id)) if value}
-    more = len(entries) > AUDIT_PAGE_SIZE
-    entries = entries[:AUDIT_PAGE_SIZE]
-    return await render(
-        "audit.html",
-        "partials/_audit.html",
-        entries=[entry.to_dict() for entry in entries],
-        actions=AUDIT_ACTIONS,
-        devices=await devices_visible_to(user),
-        filters=filters,
-        older_url=url_for("portal_account.audit", **filters, before=entries[-1].id)
-        if more
-        else None,
-        csv_url=url_for("audit.export_csv") + ("?" + urlencode(filters) if filters else ""),
-    )
 
 
 @blueprint.get("/account")
@@ -89,36 +28,6 @@ async def language():
     """Choose German, English, or the browser's language."""
     user = current_account()
     choice = (await form()).get("language", "")
-    user.language = choice if choice in i18n.LANGUAGES else None
-    await user.asave(only=[User.language])
+    await save_language(user, choice if choice in i18n.LANGUAGES else None)
     i18n.use_language(i18n.pick_language(user))
     return await render("account.html", saved=True)
-
-
-@blueprint.get("/manifest.webmanifest")
-@exempt("static metadata for installing the app")
-async def manifest():
-    """The web app manifest: installable, opens full-screen."""
-    body = {
-        "name": "Sentra Türen",
-        "short_name": "Sentra",
-        "start_url": "/",
-        "scope": "/",
-        "display": "standalone",
-        "background_color": "#f8fafc",
-        "theme_color": "#0f172a",
-        "lang": "de",
-        "icons": [
-            {"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
-            {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
-            {
-                "src": "/static/icons/icon-maskable-512.png",
-                "sizes": "512x512",
-                "type": "image/png",
-                "purpose": "maskable",
-            },
-        ],
-    }
-    response = jsonify(body)
-    response.mimetype = "application/manifest+json"
-    return response

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from quart import Blueprint, request
 
-from ..auth import current_account, sign_in, sign_out
+from ..auth import current_account
 from ..errors import APIError
 from ..models.user import User
 from ..ratelimit import exempt, rate_limit
-from ..routes.auth import authenticate, change_own_password
+from ..services.sessions import authenticate, change_own_password, sign_in, sign_out
 from . import i18n
 from .i18n import gettext as _
 from .web import error_text, form, go_to, go_to_path, portal_page, render, safe_next

@@ -25,8 +25,7 @@ MAX_ROWS = MAX_SCHEDULE_SLOTS + 2  # the stored slots plus the two empty rows of
 
 
 async def answer(template: str, status: int = 200, **context):
-    body = await render_template(template, **context)
-    return body, status, {"Vary": "HX-Request"}
+    return await render_template(template, **context), status
 
 
 async def command_answer(door_id: int, name: str, params: dict, template: str, **context):

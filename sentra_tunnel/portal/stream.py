@@ -21,7 +21,7 @@ from quart import (
 from ..auth import current_account, current_session
 from ..db import is_busy
 from ..models.device import get_device_for
-from ..models.user import Session
+from ..models.user import session_exists
 from ..ratelimit import rate_limit
 from ..tunnel.broker import LocalBroker, SubscriberTooSlow
 from .live import RenderCache, Viewer, doors_by_shop, event_device_id, partial, sse_message
@@ -54,7 +54,7 @@ async def events():
     response = Response(
         stream_with_context(stream.run)(),
         mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Vary": "HX-Request"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
     response.timeout = None  # a stream lives as long as the page does
     return response
@@ -103,7 +103,7 @@ class DoorStream:
             yield await self.message_for(event)
 
     async def session_alive(self) -> bool:
-        return await Session.aget_or_none(Session.id == self.session_id) is not None
+        return await session_exists(self.session_id)
 
     async def current_state(self) -> str:
         """The SSE message that replaces everything the page shows."""

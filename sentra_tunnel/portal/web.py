@@ -15,6 +15,7 @@ ALWAYS_REACHABLE = {"portal_auth.password", "portal_auth.password_submit", "port
 
 
 def is_htmx() -> bool:
+    """True when htmx made the request (and wants a fragment, or HX-Redirect for a move)."""
     return request.headers.get("HX-Request") == "true"
 
 
@@ -73,8 +74,7 @@ def safe_next(value: str | None) -> str:
 async def render(page: str, partial: str | None = None, status: int = 200, **context):
     """The full page, or only `partial` when htmx asks (same URL, `Vary: HX-Request`)."""
     template = partial if partial and is_htmx() else page
-    body = await render_template(template, **context)
-    return Response(body, status, headers={"Vary": "HX-Request"})
+    return Response(await render_template(template, **context), status)
 
 
 async def form() -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from quart import Blueprint, request
 from quart_schema import document_request, document_response
 
-from ..auth import current_account, require_role
+from ..auth import current_account, require_login
 from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams
 from ..errors import validation_error
 from ..ratelimit import rate_limit
@@ -37,7 +37,7 @@ async def _run(device_id: int, name: str, params: dict) -> dict:
 
 @blueprint.post("/<int:device_id>/open")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @document_request(OpenParams)
 @document_response(CommandOut)
 async def open_door(device_id: int):
@@ -47,7 +47,7 @@ async def open_door(device_id: int):
 
 @blueprint.post("/<int:device_id>/status")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @document_response(CommandOut)
 async def status(device_id: int):
     """Ask the device for its current DoorState."""
@@ -56,7 +56,7 @@ async def status(device_id: int):
 
 @blueprint.get("/<int:device_id>/config")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @document_response(CommandOut)
 async def get_config(device_id: int):
     """Read the device's door configuration."""
@@ -65,7 +65,7 @@ async def get_config(device_id: int):
 
 @blueprint.post("/<int:device_id>/config")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @document_request(DoorConfigPatch)
 @document_response(CommandOut)
 async def set_config(device_id: int):
@@ -75,7 +75,7 @@ async def set_config(device_id: int):
 
 @blueprint.post("/<int:device_id>/override")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @document_request(OverrideParams)
 @document_response(CommandOut)
 async def override(device_id: int):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
-from ..auth import current_account, require_role
+from ..auth import current_account, require_login, require_role
 from ..models.base import iso
 from ..models.device import devices_visible_to, get_device_for
 from ..ratelimit import rate_limit
@@ -41,7 +41,7 @@ def _ws_url() -> str:
 
 @blueprint.get("")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @validate_response(DeviceList)
 async def index():
     """Devices the user may see."""
@@ -75,7 +75,7 @@ async def register(data: RegisterIn):
 
 @blueprint.get("/<int:device_id>/status")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @validate_response(DeviceOne)
 async def status(device_id: int):
     """The device's presence and last known door state."""
@@ -84,7 +84,7 @@ async def status(device_id: int):
 
 @blueprint.post("/<int:device_id>/reprovision")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 @validate_response(RegistrationOut, 201)
 async def reprovision(device_id: int):
     """Revoke the key and issue a new registration token (admin)."""
@@ -95,7 +95,7 @@ async def reprovision(device_id: int):
 
 @blueprint.post("/<int:device_id>/revoke")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 async def revoke(device_id: int):
     """Kill the device's key; its tunnel closes at once (admin)."""
     user = current_account()
@@ -105,7 +105,7 @@ async def revoke(device_id: int):
 
 @blueprint.delete("/<int:device_id>")
 @rate_limit("api_limit")
-@require_role("viewer")
+@require_login
 async def delete(device_id: int):
     """Delete the device; its tunnel closes at once (admin)."""
     user = current_account()

@@ -28,7 +28,7 @@ from ..schemas import clean_name
 from ..security import new_token, same_secret, token_hash
 from ..tunnel import current_hub
 from ..tunnel.broker import device_deleted_event
-from ..tunnel.protocol import CLOSE_REVOKED
+from ..wire import CLOSE_REVOKED
 
 REGISTRATION_PREFIX = "reg_"
 KEY_ID_BYTES = 8

