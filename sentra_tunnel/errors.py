@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from quart import Quart, has_websocket_context, jsonify, render_template, request, websocket
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from .db import is_busy
+from .wire import problems
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +68,9 @@ def validation_error(fields: dict[str, str], message: str = "Some fields are inv
 
 
 def fields_from_validation(error) -> dict[str, str]:
-    """A pydantic ValidationError as {"dotted.field": message}, the first message per field."""
-    fields: dict[str, str] = {}
-    for item in getattr(error, "errors", lambda: [])():
-        name = ".".join(str(part) for part in item.get("loc", ())) or "body"
-        message = item.get("msg", "is invalid")
-        if item.get("type") == "extra_forbidden":
-            message = "is not a known field"
-        fields.setdefault(name, message)
-    return fields or {"body": "is invalid"}
+    """A pydantic ValidationError as {"dotted.field": message}, read by the wire's one formatter."""
+    found = problems(error) if isinstance(error, ValidationError) else {}
+    return found or {"body": "is invalid"}
 
 
 def busy(message: str = "The server is busy; try again shortly.", retry_after: int = 0):
