@@ -7,6 +7,12 @@ import json
 import pytest
 
 from sentra_tunnel import wire as protocol
+from sentra_tunnel.agent.controller import DoorController
+from sentra_tunnel.agent.door import SimDoor
+from sentra_tunnel.door_schema import DoorConfig
+from sentra_tunnel.portal.audit import AUDIT_ACTIONS
+from sentra_tunnel.portal.labels import action_label
+from sentra_tunnel.services.commands import COMMANDS
 from sentra_tunnel.wire import FrameError, parse_frame
 from tests.tunnel.fakes import STATE
 
@@ -126,3 +132,28 @@ def test_malformed_results_are_refused_naming_the_field(name, result, problem):
 
 def test_every_command_has_a_result_shape():
     assert set(protocol.RESULT_MODELS) == set(protocol.COMMAND_NAMES)
+
+
+async def test_every_end_covers_exactly_the_wire_command_names():
+    """The Pi's handlers, the server's command table, the audit actions the portal filters by
+    and the portal's labels all name the same commands as the wire."""
+    door = SimDoor()
+    try:
+        agent_handlers = set(DoorController(door, DoorConfig()).handlers)
+    finally:
+        door.close()
+    audited = {a.removeprefix("command.") for a in AUDIT_ACTIONS if a.startswith("command.")}
+    labelled = {
+        name
+        for name in protocol.COMMAND_NAMES
+        if action_label(f"command.{name}") != f"command.{name}"
+    }
+    names = set(protocol.COMMAND_NAMES)
+    assert agent_handlers == names
+    assert set(COMMANDS) == names
+    assert audited == names
+    assert labelled == names
+
+
+def test_every_audit_action_the_portal_filters_by_has_a_label():
+    assert [action for action in AUDIT_ACTIONS if action_label(action) == action] == []
