@@ -12,7 +12,7 @@ from quart import Quart, current_app, redirect, render_template, request, url_fo
 from quart_schema import hide
 
 from .auth import current_account, not_authenticated
-from .ratelimit import exempt
+from .ratelimit import exempt, rate_limit
 
 SWAGGER_UI = "vendor/swagger-ui-5.32.0"
 DOCS_PATHS = ("/docs", "/openapi.json")
@@ -38,4 +38,6 @@ async def _docs_need_a_login():
 
 def init_app(app: Quart) -> None:
     app.add_url_rule("/docs", "api_docs", docs, methods=["GET"])
+    # quart-schema's view builds the whole document on every request: limited like the API.
+    app.view_functions["openapi"] = rate_limit("api_limit")(app.view_functions["openapi"])
     app.before_request(_docs_need_a_login)
