@@ -175,6 +175,12 @@ def audit_verify(settings: Settings, checkpoint_source: str | None) -> None:
     print(f"audit chain intact: {report.checked} entries{proof}")
 
 
+def _username(value: str) -> str:
+    from .models.user import normalize_username
+
+    return normalize_username(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sentra-tunnel", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser.add_argument("action", choices=("up", "down", "status"))
     for name in ("create-user", "reset-password"):
         sub = commands.add_parser(name)
-        sub.add_argument("username", type=str.lower)
+        sub.add_argument("username", type=_username)
         sub.add_argument(
             "--password-stdin",
             action="store_true",

@@ -41,8 +41,11 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    login_limit: str = "5/minute"
+    login_limit: str = "5/minute"  # per account, from every address together
     login_ip_limit: str = "30/minute"
+    login_backoff_after: int = 10  # failures in a row; then each further try waits twice as long
+    session_idle: int = 12 * 3600  # seconds unused before a session ends
+    session_lifetime: int = 7 * 86400  # seconds after its login a session ends, used or not
     register_limit: str = "10/minute"
     api_limit: str = "300/minute"
     device_connect_ip_limit: str = "600/minute"
@@ -139,6 +142,35 @@ def _host(name: str, value: str) -> str:
     return value
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str, value: str, low: int, high: int) -> int:
+    """Seconds from "90", "45m", "12h" or "7d", within [low, high] seconds."""
+    text = value.strip().lower()
+    scale = DURATION_UNITS.get(text[-1:], 0)
+    digits = text[:-1] if scale else text
+    if not digits.isdigit():
+        raise ConfigError(name, f"must be a duration such as 3600, 45m, 12h or 7d, got {value!r}")
+    seconds = int(digits) * (scale or 1)
+    if not low <= seconds <= high:
+        raise ConfigError(name, f"must be from {low} to {high} seconds, got {seconds}")
+    return seconds
+
+
+def _session_settings(env) -> dict:
+    """How long a session lives unused, and at most; the idle time cannot exceed the lifetime."""
+    found = {}
+    for name, (low, high) in {"session_idle": (300, 30 * 86400),
+                              "session_lifetime": (300, 365 * 86400)}.items():  # fmt: skip
+        if name.upper() in env:
+            found[name] = _duration(name.upper(), env[name.upper()], low, high)
+    idle = found.get("session_idle", Settings.session_idle)
+    if idle > found.get("session_lifetime", Settings.session_lifetime):
+        raise ConfigError("SESSION_IDLE", "must not be longer than SESSION_LIFETIME")
+    return found
+
+
 def _existing_file(name: str, value: str) -> str | None:
     if not value:
         return None
@@ -173,6 +205,7 @@ def _capacity_settings(env) -> dict:
         "device_frame_rate": (1, 1000),
         "device_frame_burst": (1, 10000),
         "handshake_concurrency": (1, 10000),
+        "login_backoff_after": (1, 1000),
     }
     limits = (
         "login_limit",
@@ -214,6 +247,7 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
         tls_cert_file=_existing_file("TLS_CERT_FILE", env.get("TLS_CERT_FILE", "")),
         tls_key_file=_existing_file("TLS_KEY_FILE", env.get("TLS_KEY_FILE", "")),
         **_capacity_settings(env),
+        **_session_settings(env),
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from .errors import validation_error
 from .models.base import MAX_ID
+from .models.user import normalize_username
 
 NAME_MAX = 100
 # Control characters have no place in a display name, and PostgreSQL refuses NUL outright.
@@ -21,10 +22,9 @@ Name = Annotated[
 ]
 Username = Annotated[
     str,
-    # Stored lower-case, so "Anna" and "anna" can never be two accounts.
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=2, max_length=64, pattern=r"^[\w.@+-]+$"
-    ),
+    # Stored in the one normal form the login looks up, so "Anna " and "anna" are one account.
+    StringConstraints(min_length=2, max_length=64, pattern=r"^[\w.@+-]+$"),
+    BeforeValidator(lambda value: normalize_username(value) if isinstance(value, str) else value),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 Role = Literal["viewer", "staff", "admin", "superadmin"]

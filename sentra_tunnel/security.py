@@ -8,12 +8,18 @@ import gzip
 import hashlib
 import hmac
 import ipaddress
+import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import bcrypt
 from quart import current_app, has_request_context, request, websocket
 
+from .errors import busy
+
+BCRYPT_WAITING = 16  # callers in line per slot (one slot per core) before 503 busy
+BCRYPT_RETRY_S = 2
 MAX_PASSWORD_BYTES = 72  # bcrypt 5 refuses longer input instead of truncating
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "wordlists" / "common_passwords.txt.gz"
@@ -26,9 +32,41 @@ def common_passwords() -> frozenset[str]:
         return frozenset(line.strip() for line in lines if line.strip())
 
 
+class BcryptSlots:
+    """At most `size` bcrypt calls at once, so a burst of logins cannot take every core; past
+    `waiting` callers in line, the next is told 503 busy with Retry-After instead of queueing.
+
+    A slot is given back when the thread finishes, not when its caller gives up waiting."""
+
+    def __init__(self, size: int, waiting: int) -> None:
+        self.size, self.waiting = size, waiting
+        self._slots = asyncio.Semaphore(size)
+        self._in_line = 0
+
+    async def run(self, work: Callable, *args):
+        if self._slots.locked() and self._in_line >= self.waiting:
+            raise busy("Too many password checks at once; try again shortly.", BCRYPT_RETRY_S)
+        self._in_line += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._in_line -= 1
+        running = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        running.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.shield(running)
+
+
+def bcrypt_slots() -> BcryptSlots:
+    slots = current_app.extensions.get("bcrypt_slots")
+    if slots is None:
+        size = os.cpu_count() or 1
+        slots = current_app.extensions["bcrypt_slots"] = BcryptSlots(size, BCRYPT_WAITING * size)
+    return slots
+
+
 async def hash_password(password: str) -> str:
     rounds = current_app.config["SETTINGS"].bcrypt_rounds
-    return await asyncio.to_thread(_hash, password, rounds)
+    return await bcrypt_slots().run(_hash, password, rounds)
 
 
 def _hash(password: str, rounds: int) -> str:
@@ -45,16 +83,15 @@ async def check_password(password: str, password_hash: str | None) -> bool:
     acceptable = (
         password_hash is not None and len(encoded) <= MAX_PASSWORD_BYTES and b"\x00" not in encoded
     )
-    target = (password_hash if acceptable else _dummy_hash()).encode()
-    matches = await asyncio.to_thread(bcrypt.checkpw, encoded[:MAX_PASSWORD_BYTES], target)
+    target = (password_hash if acceptable else await _dummy_hash()).encode()
+    matches = await bcrypt_slots().run(bcrypt.checkpw, encoded[:MAX_PASSWORD_BYTES], target)
     return matches and acceptable
 
 
-def _dummy_hash() -> str:
-    settings = current_app.config["SETTINGS"]
+async def _dummy_hash() -> str:
     cached = current_app.config.get("DUMMY_PASSWORD_HASH")
-    if cached is None:
-        cached = _hash(secrets.token_hex(8), settings.bcrypt_rounds)
+    if cached is None:  # made once, off the event loop
+        cached = await hash_password(secrets.token_hex(8))
         current_app.config["DUMMY_PASSWORD_HASH"] = cached
     return cached
 

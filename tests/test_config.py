@@ -77,6 +77,14 @@ def test_values_are_read(tmp_path):
         ("API_LIMIT", "lots"),
         ("DEVICE_FRAME_RATE", "-5"),
         ("HANDSHAKE_CONCURRENCY", "many"),
+        ("LOGIN_LIMIT", "five"),
+        ("LOGIN_BACKOFF_AFTER", "0"),
+        ("SESSION_IDLE", "soon"),
+        ("SESSION_IDLE", "1m"),
+        ("SESSION_IDLE", "31d"),
+        ("SESSION_LIFETIME", "-7d"),
+        ("SESSION_LIFETIME", "2y"),
+        ("SESSION_LIFETIME", "400d"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable, value):
@@ -151,3 +159,23 @@ def test_the_audit_chain_is_keyed_by_its_own_key_or_the_secret_key():
     assert from_environment(dict(KEY)).audit_secret == KEY["SECRET_KEY"]
     own = from_environment({**KEY, "AUDIT_KEY": "an-audit-key-of-its-own"})
     assert own.audit_secret == "an-audit-key-of-its-own"
+
+
+def test_login_and_session_settings_are_read():
+    defaults = from_environment(dict(KEY))
+    assert (defaults.login_limit, defaults.login_ip_limit) == ("5/minute", "30/minute")
+    assert defaults.login_backoff_after == 10
+    assert (defaults.session_idle, defaults.session_lifetime) == (12 * 3600, 7 * 86400)
+    settings = from_environment(
+        {**KEY, "LOGIN_BACKOFF_AFTER": "3", "SESSION_IDLE": "45m", "SESSION_LIFETIME": "2d"}
+    )
+    assert settings.login_backoff_after == 3
+    assert (settings.session_idle, settings.session_lifetime) == (45 * 60, 2 * 86400)
+    assert from_environment({**KEY, "SESSION_IDLE": "3600"}).session_idle == 3600
+
+
+def test_a_session_cannot_idle_longer_than_it_lives():
+    with pytest.raises(ConfigError) as caught:
+        from_environment({**KEY, "SESSION_IDLE": "2d", "SESSION_LIFETIME": "1d"})
+    assert caught.value.variable == "SESSION_IDLE"
+    assert "SESSION_LIFETIME" in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import timedelta
 
 from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField
@@ -132,12 +133,18 @@ async def get_user_for(viewer, user_id: int) -> User:
     return user
 
 
+def normalize_username(username: str) -> str:
+    """The one form a username is stored, looked up, limited and audited in: NFKC (so look-alike
+    full-width letters are the same name), no surrounding spaces, lower case."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
+
+
 async def find_user_by_name(username: str) -> User | None:
-    return await User.aget_or_none(User.username == username.strip().lower())
+    return await User.aget_or_none(User.username == normalize_username(username))
 
 
 async def username_taken(username: str) -> bool:
-    return await User.aget_or_none(User.username == username) is not None
+    return await find_user_by_name(username) is not None
 
 
 async def start_session(user: User, client: str) -> tuple[str, Session]:

@@ -16,6 +16,7 @@ from ..models.user import (
     end_session,
     end_sessions_of,
     find_user_by_name,
+    normalize_username,
     start_session,
 )
 from ..security import check_password, client_ip, password_problem
@@ -23,27 +24,31 @@ from .users import save_password
 
 
 async def authenticate(username: str, password: str) -> User:
-    """Check a login attempt; failures count against both rate limits and are audited."""
-    ip = client_ip()
+    """Check a login attempt; failures are audited.
+
+    Every attempt is counted before its password is checked: against its address, against the
+    account from every address, and against the account's failures in a row (growing delay).
+    A success gives back the account's counts, not the address's.
+    """
+    name, ip = normalize_username(username), client_ip()
     settings = current_app.config["SETTINGS"]
-    limits = ((settings.login_ip_limit, "login-ip", ip),
-              (settings.login_limit, "login-user", username.lower(), ip))  # fmt: skip
-    for limit in limits:
-        await ratelimit.check(*limit)
-    user = await find_user_by_name(username)
+    await ratelimit.hit(settings.login_ip_limit, "login-ip", ip)
+    await ratelimit.hit(settings.login_limit, "login-user", name)
+    ratelimit.login_backoff().admit(name, settings.login_backoff_after)
+    user = await find_user_by_name(name)
     valid = await check_password(password, user.password_hash if user else None)
     if not valid or user.disabled:
-        for limit in limits:
-            await ratelimit.count(*limit)
         await audit.record(
             "auth.login_failed",
-            actor=username,
-            target=f"user:{user.id}" if user else f"username:{username[:60]}",
+            actor=name[:64],
+            target=f"user:{user.id}" if user else f"username:{name[:60]}",
             outcome="invalid_credentials",
             tenant_id=user.tenant_id if user else None,
             ip=ip,
         )
         raise APIError(401, "invalid_credentials", "Wrong username or password.")
+    await ratelimit.refund(settings.login_limit, "login-user", name)
+    ratelimit.login_backoff().succeeded(name)
     return user
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import bcrypt
 import pytest
 
 from sentra_tunnel.db import database
@@ -257,6 +260,99 @@ async def test_logins_per_address_are_rate_limited(strict_app):
         scope_base={"client": ("192.0.2.7", 40000)},
     )
     assert other_address.status_code == 200
+
+
+@pytest.fixture
+def bcrypt_checks(monkeypatch) -> list[bytes]:
+    """Every password that reached bcrypt, in order."""
+    checked, real = [], bcrypt.checkpw
+
+    def counting(password, hashed):
+        checked.append(password)
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    return checked
+
+
+async def test_a_burst_of_wrong_passwords_reaches_bcrypt_only_up_to_the_limit(
+    app, bakery, bcrypt_checks
+):
+    """120 at once for one name (limits 5/minute per account, 30 per address): counting after
+    the check let all of them through; counted first, 5 are checked and 115 refused."""
+    client = app.test_client()
+    attempt = {"username": "bakery-admin", "password": "not the password"}
+    responses = await asyncio.gather(
+        *(client.post("/auth/login", json=attempt) for _ in range(120))
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [401] * 5 + [429] * 115
+    assert len(bcrypt_checks) == 5
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in responses if r.status_code == 429)
+
+
+@pytest.mark.parametrize("spelling", ["clerk  ", "  CLERK", "Clerk", "ｃｌｅｒｋ"])
+async def test_another_spelling_of_a_locked_name_is_locked_too(strict_app, spelling):
+    client = ApiClient(strict_app.test_client())
+    for _ in range(3):
+        assert (await client.login("clerk", "wrong password")).status_code == 401
+    response = await client.login(spelling, PASSWORD)
+    assert response.status_code == 429
+    assert "Set-Cookie" not in response.headers
+
+
+async def test_every_spelling_of_a_name_counts_against_the_same_account(strict_app):
+    client = ApiClient(strict_app.test_client())
+    for spelling in ("clerk ", "CLERK", " Clerk"):
+        assert (await client.login(spelling, "wrong password")).status_code == 401
+    assert (await client.login("clerk", PASSWORD)).status_code == 429
+
+
+async def login_from(app, address: str, password: str):
+    return await app.test_client().post(
+        "/auth/login",
+        json={"username": "clerk", "password": password},
+        headers={"X-Forwarded-For": address},
+        scope_base={"client": ("10.0.0.5", 40000)},
+    )
+
+
+async def test_the_account_limit_holds_across_addresses(app_with):
+    """Behind a trusted proxy each attempt comes from another address: the account's own
+    limit still stops the fourth, the right password included."""
+    app = await app_with(
+        login_limit="3/minute", login_ip_limit="5/minute", forwarded_allow_ips=("10.0.0.0/8",)
+    )
+    await make_user("clerk", "viewer")
+    for number in range(3):
+        assert (await login_from(app, f"203.0.113.{number}", "wrong password")).status_code == 401
+    response = await login_from(app, "203.0.113.77", PASSWORD)
+    assert response.status_code == 429
+    retry_after(response)
+
+
+async def test_failures_in_a_row_make_the_account_wait(app_with):
+    app = await app_with(
+        login_limit="100/minute", login_ip_limit="100/minute", login_backoff_after=4
+    )
+    await make_user("clerk", "viewer")
+    client = ApiClient(app.test_client())
+    for _ in range(4):
+        assert (await client.login("clerk", "wrong password")).status_code == 401
+    response = await client.login("clerk", PASSWORD)
+    assert response.status_code == 429
+    assert 55 <= retry_after(response) <= 60
+    assert (await client.login("somebody-else", "wrong password")).status_code == 401
+
+
+async def test_a_success_gives_back_the_account_count_but_not_the_address_count(strict_app):
+    client = ApiClient(strict_app.test_client())
+    for _ in range(4):  # more than the account's 3/minute: successes do not use it up
+        assert (await client.login("clerk")).status_code == 200
+    assert (await client.login("somebody", "wrong password")).status_code == 401
+    response = await client.login("clerk")  # the address's sixth attempt within the minute
+    assert response.status_code == 429
+    retry_after(response)
 
 
 async def forwarded_login_ip(app, peer: str) -> str:

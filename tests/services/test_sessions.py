@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+import bcrypt
 import pytest
 from quart import g
 
@@ -12,7 +13,6 @@ from sentra_tunnel.db import database
 from sentra_tunnel.errors import APIError
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.user import Session, User, start_session
-from sentra_tunnel.security import check_password
 from sentra_tunnel.services.sessions import authenticate, change_own_password
 from tests.support.api import PASSWORD
 
@@ -73,7 +73,7 @@ async def test_a_change_ends_every_other_session_only(signed_in, bakery):
         await change_own_password(bakery.admin, PASSWORD, NEW_PASSWORD)
     assert await _sessions(bakery.admin) == [session.id]
     stored = await User.aget_by_id(bakery.admin.id)
-    assert await check_password(NEW_PASSWORD, stored.password_hash)
+    assert bcrypt.checkpw(NEW_PASSWORD.encode(), stored.password_hash.encode())
     entry = await database.get(AuditEntry.select().where(AuditEntry.action == "auth.password"))
     assert (entry.actor, entry.tenant_id) == ("bakery-admin", bakery.tenant.id)
 
@@ -106,4 +106,4 @@ async def test_the_wrong_current_password_changes_nothing(signed_in, bakery):
     assert refused.value.code == "invalid_credentials"
     assert len(await _sessions(bakery.admin)) == 2
     stored = await User.aget_by_id(bakery.admin.id)
-    assert await check_password(PASSWORD, stored.password_hash)
+    assert bcrypt.checkpw(PASSWORD.encode(), stored.password_hash.encode())
