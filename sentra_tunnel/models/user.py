@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import timedelta
 
 from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField
@@ -37,11 +38,14 @@ class User(BaseModel):
     def save(self, *args, **kwargs):
         result = super().save(*args, **kwargs)
         session_cache.forget_user(self.id)  # role, shops, password or disabled may have changed
+        user_changed(self.id)
         return result
 
     def delete_instance(self, *args, **kwargs):
         session_cache.forget_user(self.id)
-        return super().delete_instance(*args, **kwargs)
+        result = super().delete_instance(*args, **kwargs)
+        user_changed(self.id)
+        return result
 
     def has_role(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -108,6 +112,15 @@ class SessionCache:
 
 
 session_cache = SessionCache()
+
+# Called with a user's id once their sessions or access changed (committed), so that live streams
+# end or re-scope at once. The portal registers one at startup: models import no tunnel or portal.
+user_listeners: list[Callable[[int], None]] = []
+
+
+def user_changed(user_id: int) -> None:
+    for listener in list(user_listeners):
+        listener(user_id)
 
 
 def _users_query(viewer):
@@ -182,15 +195,24 @@ async def load_session(raw: str) -> Session | None:
     return session
 
 
-async def session_exists(session_id: str) -> bool:
-    """True while the session with this stored id has not ended (logout, reset, deletion)."""
-    return await Session.aget_or_none(Session.id == session_id) is not None
+async def session_user(session_id: str) -> User | None:
+    """The user of the session with this stored id, read now past every cache; None once the
+    session ended (logout, reset, deletion) or the user is disabled."""
+    query = (
+        Session.select(Session, User)
+        .join(User)
+        .where(Session.id == session_id, User.disabled == False)  # noqa: E712
+    )
+    session = await database.first(query)
+    return None if session is None else session.user
 
 
 async def end_session(raw: str) -> None:
     session_id = token_hash(raw)
     session_cache.forget(session_id)
-    await database.run(Session.delete().where(Session.id == session_id).execute)
+    query = Session.delete().where(Session.id == session_id).returning(Session.user)
+    for user_id in await database.run(lambda: [row.user_id for row in query.execute()]):
+        user_changed(user_id)
 
 
 async def end_sessions_of(user_id: int, keep_session_id: str | None = None) -> None:
@@ -199,3 +221,4 @@ async def end_sessions_of(user_id: int, keep_session_id: str | None = None) -> N
     if keep_session_id is not None:
         query = query.where(Session.id != keep_session_id)
     await database.run(query.execute)
+    user_changed(user_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from quart import render_template
 
@@ -22,7 +22,8 @@ CACHE_SIZE = 256
 
 @dataclass(frozen=True)
 class Viewer:
-    """What decides which events a stream receives and how they look; fixed at connect."""
+    """What decides which events a stream receives and how they look: the page's language and
+    zone, fixed at connect, and the user's access, rebuilt whenever the user changes."""
 
     tenant_id: int | None
     shop_ids: tuple[int, ...]
@@ -34,13 +35,14 @@ class Viewer:
     @classmethod
     def of(cls, user) -> Viewer:
         return cls(
-            tenant_id=user.tenant_id,
-            shop_ids=tuple(user.shop_ids or ()),
-            can_open=user.has_role("staff"),
-            is_admin=user.has_role("admin"),
+            **_access(user),
             language=i18n.current_language(),
             timezone=i18n.current_timezone_name(),
         )
+
+    def rescoped(self, user) -> Viewer:
+        """The same page with `user`'s access as it is now."""
+        return replace(self, **_access(user))
 
     def may_see(self, event: dict) -> bool:
         if event.get("type") not in ("device", "device_deleted"):
@@ -51,13 +53,23 @@ class Viewer:
 
     @property
     def render_key(self) -> tuple:
-        """Viewers with equal keys see identical HTML."""
+        """Viewers with equal keys see identical HTML. Tenant and shops decide which doors go into
+        a message, never how one looks; a re-scoped viewer is keyed by its rights of now."""
         return (self.language, self.timezone, self.can_open, self.is_admin)
 
     def activate(self) -> None:
         """Render in this viewer's language and time zone from here on (this task only)."""
         i18n.use_language(self.language)
         i18n.use_timezone(self.timezone)
+
+
+def _access(user) -> dict:
+    return {
+        "tenant_id": user.tenant_id,
+        "shop_ids": tuple(user.shop_ids or ()),
+        "can_open": user.has_role("staff"),
+        "is_admin": user.has_role("admin"),
+    }
 
 
 def event_device_id(event: dict):

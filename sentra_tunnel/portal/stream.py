@@ -2,7 +2,9 @@
 
 On every (re)connect the stream first sends the current state of everything the page shows,
 because events during a disconnect are lost. A stream that falls behind is closed; the browser
-reconnects and starts again from the current state.
+reconnects and starts again from the current state. A stream lives no longer than its session:
+every change to its user's sessions or access reaches it through the broker (so on every node),
+and it re-reads its session at once, ending or re-scoping itself.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ from quart import (
     stream_with_context,
 )
 
-from ..auth import current_account, current_session
+from ..auth import current_account, current_session, require_login
 from ..db import is_busy
+from ..errors import APIError
 from ..models.device import get_device_for
-from ..models.user import session_exists
+from ..models.user import session_user, user_listeners
 from ..ratelimit import rate_limit
-from ..tunnel.broker import LocalBroker, SubscriberTooSlow
+from ..tunnel.broker import LocalBroker, SubscriberTooSlow, user_changed_event
 from .live import RenderCache, Viewer, doors_by_shop, event_device_id, partial, sse_message
 from .web import int_or_none, portal_page
 
 blueprint = Blueprint("portal_stream", __name__)
 
-KEEPALIVE_S = 15.0
+KEEPALIVE_S = 15.0  # also the longest a session ended elsewhere (the command line) keeps a stream
 RETRY_MS = 1000
+USER_CHANGED = "user_changed"
 
 
 def broker():
@@ -41,8 +45,29 @@ def render_cache() -> RenderCache:
     return current_app.extensions.setdefault("portal_render_cache", RenderCache())
 
 
+@blueprint.before_app_serving
+async def tell_streams_of_user_changes() -> None:
+    events = broker()
+
+    def tell(user_id: int) -> None:
+        events.publish_nowait(user_changed_event(user_id))
+
+    current_app.extensions["stream_user_listener"] = tell
+    user_listeners.append(tell)
+
+
+@blueprint.after_app_serving
+async def stop_telling_streams() -> None:
+    tell = current_app.extensions.pop("stream_user_listener", None)
+    if tell in user_listeners:
+        user_listeners.remove(tell)
+
+
 @blueprint.get("/events")
 @rate_limit("api_limit")
+# 401, not the login redirect: a reconnect's fetch would follow it, read the login page as an
+# empty stream and come back every second, where a failed status makes htmx back off to 60 s.
+@require_login
 @portal_page()
 async def events():
     """Live door partials as SSE: all visible doors, or one with `?door=<id>`."""
@@ -61,7 +86,8 @@ async def events():
 
 
 class DoorStream:
-    """One browser's stream: the filter and the rendering are decided when it opens."""
+    """One browser's stream: the language is decided when it opens, the filter whenever its user
+    changes."""
 
     def __init__(self, user, session_id: str, door_id: int | None):
         self.user = user
@@ -71,6 +97,8 @@ class DoorStream:
         self.registered: dict[int, bool] = {}  # door id → registered, as the page shows it
 
     def accepts(self, event: dict) -> bool:
+        if event.get("type") == USER_CHANGED:
+            return event.get("user_id") == self.user.id
         if not self.viewer.may_see(event):
             return False
         return self.door_id is None or event_device_id(event) == self.door_id
@@ -83,27 +111,49 @@ class DoorStream:
                 async for message in self.messages(subscription):
                     yield message
             except Exception as error:
-                if not is_busy(error):
+                if not (is_busy(error) or (isinstance(error, APIError) and error.status == 404)):
                     raise
-                # Ending is the answer to a busy database: the browser reconnects after `retry`
-                # and starts again from the current state.
+                # Ending is the answer to a busy database, and to a door that is gone or out of
+                # sight: the browser reconnects after `retry` and starts again from the current
+                # state (or gets its 404).
 
     async def messages(self, subscription):
+        """The stream's messages; its session is re-read when its user changes, and at least
+        every KEEPALIVE_S, quiet or busy (a session may end in another process)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + KEEPALIVE_S
         while True:
             try:
-                async with asyncio.timeout(KEEPALIVE_S):
+                async with asyncio.timeout_at(due):
                     event = await subscription.next()
             except TimeoutError:
-                if not await self.session_alive():
-                    return
-                yield ": keepalive\n\n"
-                continue
+                event = None
             except SubscriberTooSlow:
                 return
-            yield await self.message_for(event)
+            changed = event is not None and event["type"] == USER_CHANGED
+            if event is not None and not changed:
+                if self.accepts(event):  # queued before a change that narrowed the scope
+                    yield await self.message_for(event)
+                if loop.time() < due:
+                    continue
+            due = loop.time() + KEEPALIVE_S
+            rescoped = await self.rescope()
+            if rescoped is None:
+                return
+            if rescoped:
+                yield await self.current_state()  # doors now out of sight disappear
+            elif not changed:
+                yield ": keepalive\n\n"
 
-    async def session_alive(self) -> bool:
-        return await session_exists(self.session_id)
+    async def rescope(self) -> bool | None:
+        """Re-read the session and its user past every cache: None when the stream must end
+        (session ended, user disabled or deleted), else whether the user's access changed."""
+        user = await session_user(self.session_id)
+        if user is None:
+            return None
+        viewer = self.viewer.rescoped(user)
+        rescoped, self.user, self.viewer = viewer != self.viewer, user, viewer
+        return rescoped
 
     async def current_state(self) -> str:
         """The SSE message that replaces everything the page shows."""

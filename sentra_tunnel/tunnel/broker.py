@@ -4,8 +4,10 @@ In-process now: a set of bounded per-subscriber queues, and one hub that holds e
 The scale-out step puts Redis behind the same calls (a presence key per device naming its node,
 a channel per node for commands, replies and closes, one channel for events), so the hub and the
 routes never change. Event shapes:
-`{"type": "device", "device": Device, "tenant_id", "shop_id"}` on every change, and
-`{"type": "device_deleted", "device_id", "tenant_id", "shop_id"}`.
+`{"type": "device", "device": Device, "tenant_id", "shop_id"}` on every change,
+`{"type": "device_deleted", "device_id", "tenant_id", "shop_id"}`, and
+`{"type": "user_changed", "user_id"}` when a user's sessions or access changed: only that user's
+streams take it, and each re-reads its own session (the event names no session and no secret).
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ def device_deleted_event(device) -> dict:
     }
 
 
+def user_changed_event(user_id: int) -> dict:
+    return {"type": "user_changed", "user_id": user_id}
+
+
 class Broker(Protocol):
     """Between nodes: what the hub and the live pages ask of the event and command bus.
 
@@ -95,6 +101,10 @@ class Broker(Protocol):
     async def release(self, device_id: int, node: str) -> None: ...
 
     async def publish(self, event: dict) -> None: ...
+
+    def publish_nowait(self, event: dict) -> None:
+        """Publish from synchronous code (a model's change hook) without waiting, in order with
+        `publish`; Redis: queued for the node's publishing task."""
 
     def subscribe(self, accepts: Callable[[dict], bool]): ...
 
@@ -134,6 +144,9 @@ class LocalBroker:
         """This node no longer holds the tunnel (Redis: delete the key if still ours)."""
 
     async def publish(self, event: dict) -> None:
+        self.publish_nowait(event)
+
+    def publish_nowait(self, event: dict) -> None:
         for subscription in list(self._subscriptions):
             subscription.offer(event)
 
