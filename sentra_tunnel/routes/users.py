@@ -48,7 +48,7 @@ async def show(user_id: int):
 @validate_request(UserPatch)
 @validate_response(UserOne)
 async def update(user_id: int, data: UserPatch):
-    """Change role, shops, reset the password, or disable."""
+    """Change role, shops, reset another user's password, or disable."""
     actor = current_account()
     user = await update_user(actor, await get_user_for(actor, user_id), data)
     return {"user": user.to_dict()}

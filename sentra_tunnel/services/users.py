@@ -77,6 +77,11 @@ def _check_patch(actor, user: User, patch: UserPatch, changes: dict) -> None:
         raise validation_error({"role": "a platform operator has no tenant role"})
     if user.id == actor.id and ("role" in changes or changes.get("disabled")):
         raise validation_error({"role": "you cannot change your own role or disable yourself"})
+    if user.id == actor.id and "password" in changes:  # it would skip the current password
+        raise validation_error(
+            {"password": "change your own password with POST /auth/password"},
+            "Your own password changes only with the current one, at /auth/password.",
+        )
 
 
 async def _apply_patch(user: User, patch: UserPatch) -> None:

@@ -149,3 +149,29 @@ async def test_nobody_removes_or_demotes_themselves(admin_client, bakery, method
     me = await User.aget_by_id(bakery.admin.id)
     assert (me.role, me.disabled) == ("admin", False)
     assert (await admin_client.get("/auth/me")).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["admin", "operator"])
+async def test_your_own_password_changes_only_with_the_current_one(
+    login_as, superadmin, bakery, who
+):
+    """PATCH would skip the current password; /auth/password is the one way for yourself."""
+    client = await login_as(bakery.admin if who == "admin" else superadmin)
+    me = (await (await client.get("/auth/me")).get_json())["user"]
+    response = await client.patch(f"/api/users/{me['id']}", json={"password": NEW_PASSWORD})
+    assert response.status_code == 422
+    body = (await response.get_json())["error"]
+    assert body["code"] == "validation_error"
+    assert "/auth/password" in body["fields"]["password"]
+    assert (await ApiClient(client.client).login(me["username"], NEW_PASSWORD)).status_code == 401
+    assert (await client.get("/auth/me")).status_code == 200  # nothing changed, still logged in
+    assert await database.count(AuditEntry.select().where(AuditEntry.action == "user.update")) == 0
+
+
+async def test_an_admin_still_resets_another_admins_password(admin_client, bakery):
+    other = await User.acreate(
+        username="second-admin", password_hash="x", role="admin", tenant=bakery.tenant
+    )
+    response = await admin_client.patch(f"/api/users/{other.id}", json={"password": NEW_PASSWORD})
+    assert response.status_code == 200
+    assert (await response.get_json())["user"]["must_change_password"] is True

@@ -141,3 +141,15 @@ async def test_only_admins_manage_users(acting_as, bakery, who):
         (delete_user, (bakery.viewer,)),
     ):
         assert (await _refused(acting_as, actor, work, *args)).code == "forbidden"
+
+
+async def test_your_own_password_is_not_reset_here(acting_as, bakery):
+    error = await _refused(
+        acting_as, bakery.admin, update_user, bakery.admin, UserPatch(password=NEW_PASSWORD)
+    )
+    assert (error.status, list(error.fields)) == (422, ["password"])
+    stored = await User.aget_by_id(bakery.admin.id)
+    assert (stored.password_hash, stored.must_change_password) == (
+        bakery.admin.password_hash,
+        False,
+    )
