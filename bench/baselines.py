@@ -46,9 +46,11 @@ def serve_quart(port: int) -> None:
     from hypercorn.asyncio import serve
     from quart import Quart
 
+    from sentra_tunnel import logs
     from sentra_tunnel.cli import hypercorn_config
     from sentra_tunnel.config import Settings
 
+    logs.configure()  # Hypercorn logs through it, "Running on" included, as the server does
     app = Quart("baseline")
 
     @app.get("/ping")
