@@ -14,7 +14,7 @@ from ..auth import current_account
 from ..door_schema import DAYS, MAX_SCHEDULE_SLOTS, format_ts
 from ..errors import APIError
 from ..ratelimit import rate_limit
-from ..services.commands import run_command
+from ..services.commands import MALFORMED_RESULT, run_command
 from . import i18n
 from .web import form, form_list, int_or_none, portal_page
 
@@ -33,8 +33,18 @@ async def command_answer(door_id: int, name: str, params: dict, template: str, *
     try:
         result = await run_command(current_account(), door_id, name, params)
     except APIError as error:
+        error = for_people(error)
         return await answer(template, error.status, door_id=door_id, error=error, **context)
     return await answer(template, door_id=door_id, result=result, **context)
+
+
+def for_people(error: APIError) -> APIError:
+    """A malformed answer is no refusal: say that it was not understood and may have acted."""
+    detail = error.extra.get("device_error") or {}
+    if error.code != "device_error" or detail.get("code") != MALFORMED_RESULT:
+        return error
+    words = i18n.gettext("The door's answer was not understood. It may or may not have acted.")
+    return APIError(error.status, MALFORMED_RESULT, f"{words} ({detail.get('message', '')})")
 
 
 @blueprint.post("/open")

@@ -1,12 +1,14 @@
 """The one path for a door command, used by the JSON API and the portal alike.
 
-Authorize (404 before 403), validate the params, audit `requested`, send through the hub, audit
-the outcome with its latency (same command id), and turn tunnel failures into API errors.
+Authorize (404 before 403), validate the params, audit `requested`, send through the hub bound
+to the device's current key, check the result's shape, audit the outcome with its latency (same
+command id), and turn tunnel failures into API errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -20,6 +22,10 @@ from ..models import audit
 from ..models.device import get_device_for
 from ..tunnel import current_hub
 from ..tunnel.hub import CommandFailed, DeviceOffline, DeviceRejected, DeviceTimeout, HubBusy
+from ..wire import ResultError, checked_result
+
+log = logging.getLogger(__name__)
+MALFORMED_RESULT = "invalid_result"  # the device_error code of a result that breaks the contract
 
 # name → (lowest role, params model or None for "no params")
 COMMANDS: dict[str, tuple[str, type[BaseModel] | None]] = {
@@ -46,13 +52,17 @@ def validated_params(name: str, params: Any) -> dict:
         raise validation_error(fields_from_validation(error)) from None
 
 
-def api_error_for(failure: CommandFailed) -> APIError:
-    """The one mapping from a tunnel failure to the contract's error."""
+def api_error_for(failure: CommandFailed | ResultError) -> APIError:
+    """The one mapping from a tunnel failure or a malformed result to the contract's error."""
     if isinstance(failure, DeviceRejected):
         detail = {"code": failure.code, "message": failure.message}
         return APIError(
             502, "device_error", "The device refused the command.", extra={"device_error": detail}
         )
+    if isinstance(failure, ResultError):
+        detail = {"code": MALFORMED_RESULT, "message": str(failure)[:200]}
+        message = f"The device answered with a malformed result ({detail['message']})."
+        return APIError(502, "device_error", message, extra={"device_error": detail})
     if isinstance(failure, DeviceTimeout):
         return APIError(504, "device_timeout", "The device did not answer in time.")
     if isinstance(failure, DeviceOffline):
@@ -62,28 +72,23 @@ def api_error_for(failure: CommandFailed) -> APIError:
     return APIError(502, "device_error", str(failure))
 
 
-async def _visible_device(hub, user, device_id):
-    device = hub.held_device(device_id)
-    if device is None or not device.is_visible_to(user):  # the live tunnel saves a query
-        device = await get_device_for(user, device_id)
-    return device
-
-
 async def run_command(user, device_id, name: str, params: dict) -> dict:
-    """Run a command on a device for this user and return what the device answered."""
+    """Run a command on a device for this user and return what the device answered, in the
+    contract's shape."""
     if name not in COMMANDS:
         raise not_found("command")
-    hub = current_hub()
-    device = await _visible_device(hub, user, device_id)
-    if not user.has_role(COMMANDS[name][0]):
-        raise forbidden(f"Your role may not use '{name}' on this door.")
-    params = validated_params(name, params)
-    command_id = hub.new_command_id()
+    # Read each time: the key it holds now is the only one whose tunnel may carry the command.
+    device = await get_device_for(user, device_id)
     entry = {
         "action": f"command.{name}",
         "target": f"device:{device.id}",
         **actor_context(tenant_id=device.tenant_id),
     }
+    if not user.has_role(COMMANDS[name][0]):
+        raise forbidden(f"Your role may not use '{name}' on this door.")
+    params = validated_params(name, params)
+    hub = current_hub()
+    command_id = hub.new_command_id()
     await audit.record(
         outcome="requested", details={"command_id": command_id, "params": params}, **entry
     )
@@ -91,8 +96,14 @@ async def run_command(user, device_id, name: str, params: dict) -> dict:
     outcome, details = "ok", {}
     try:
         timeout = current_app.config["SETTINGS"].command_timeout_s
-        return await hub.send(device.id, name, params, timeout=timeout, command_id=command_id)
-    except CommandFailed as failure:
+        key_id = device.key_id or ""  # no key: no tunnel may carry it
+        result = await hub.send(
+            device.id, name, params, timeout=timeout, command_id=command_id, key_id=key_id
+        )
+        return checked_result(name, result)
+    except (CommandFailed, ResultError) as failure:
+        if isinstance(failure, ResultError):
+            log.warning("device:%s answered %s with a malformed result", device.id, name)
         error = api_error_for(failure)
         outcome, details = error.code, error.extra
         raise error from None

@@ -132,55 +132,62 @@ async def authenticate_key(api_key: str) -> Device | None:
     return device if same_secret(token_hash(secret), device.key_hash) else None
 
 
+# Revocation fails closed, in this order: the hub refuses the key and closes the tunnel, then
+# the database forgets the key, then the change is published and audited. Whatever fails after
+# the first step (a busy database, the audit write), the device is cut off and stays so.
+
+
+async def _cut_off(device: Device, reason: str) -> None:
+    await current_hub().close_device(device.id, CLOSE_REVOKED, reason, key_id=device.key_id)
+
+
 async def _kill_key(device: Device, **fields) -> None:
-    """Make the key useless at once; no new tunnel can start with it from now on."""
+    """Make the key useless in the database too; no new tunnel can start with it."""
+    key_id = device.key_id
     fields = {"key_id": None, "key_hash": None, "registered": False, **fields}
     await update_device(device.id, **fields)
+    current_hub().key_forgotten(key_id)
     for name, value in fields.items():
         setattr(device, name, value)
-
-
-async def _close_tunnel(device: Device, reason: str) -> None:
-    # Called after the audit entry is written: the tunnel's own cleanup writes to the database
-    # at the same moment, and SQLite refuses a deferred transaction that meets another writer.
-    await current_hub().close_device(device.id, CLOSE_REVOKED, reason)
-    await current_hub().publish_device(device)
 
 
 async def reprovision_device(user, device: Device) -> tuple[str, datetime]:
     """Revoke the key and issue a new registration token; returns the token and its expiry."""
     _require_admin(user)
     token, registration_hash, expires_at = _new_registration()
+    await _cut_off(device, "key revoked")
     await _kill_key(
         device, registration_token_hash=registration_hash, registration_expires_at=expires_at
     )
+    await current_hub().publish_device(device)
     await audit.record(
         "device.reprovision",
         target=f"device:{device.id}",
         details={"expires_at": expires_at.isoformat() + "Z"},
         **_audit_context(device),
     )
-    await _close_tunnel(device, "key revoked")
     return token, expires_at
 
 
 async def revoke_device(user, device: Device) -> None:
     """Kill the key and any unused registration token; the tunnel closes with 4001."""
     _require_admin(user)
+    await _cut_off(device, "key revoked")
     await _kill_key(device, registration_token_hash=None, registration_expires_at=None)
+    await current_hub().publish_device(device)
     await audit.record("device.revoke", target=f"device:{device.id}", **_audit_context(device))
-    await _close_tunnel(device, "key revoked")
 
 
 async def delete_device(user, device: Device) -> None:
     """Delete the device; its tunnel closes with 4001."""
     _require_admin(user)
+    await _cut_off(device, "device deleted")
     await device.adelete_instance()
+    current_hub().key_forgotten(device.key_id)
+    await current_hub().broker.publish(device_deleted_event(device))
     await audit.record(
         "device.delete",
         target=f"device:{device.id}",
         details={"name": device.name},
         **_audit_context(device),
     )
-    await current_hub().close_device(device.id, CLOSE_REVOKED, "device deleted")
-    await current_hub().broker.publish(device_deleted_event(device))

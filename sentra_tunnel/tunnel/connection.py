@@ -194,7 +194,9 @@ class Connection:
         if generation is None:
             self.close(wire.CLOSE_REVOKED, "key revoked")
             return
-        self.generation = generation
+        self.generation = generation  # set even if refused below: cleanup marks it offline
+        if not self.hub.admits(self):  # revoked while the key was being checked: no welcome
+            return
         self.device.online, self.device.last_seen = True, utcnow()
         self.device.agent_version, self.device.state = hello.agent_version, state
         # Welcome goes first: no command may reach the device before it.

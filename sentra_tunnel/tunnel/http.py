@@ -47,7 +47,8 @@ async def tunnel():
     slot = await admission.admit(client_ip(), key_id)  # refusals are plain HTTP, no upgrade
     try:
         device = await authenticate_key(key) if key else None
-        if device is None:
+        # A key the hub refused is dead even while the database has not caught up.
+        if device is None or current_hub().refuses_key(device.key_id):
             return _rejected()
         await websocket.accept()
         connection = Connection(

@@ -5,6 +5,7 @@ node holding the tunnel; in-process that is this hub's `deliver_local`) and wait
 tunnel carries which command is the hub's alone to know: a result is accepted only from the
 tunnel the command went to, and a tunnel that closes fails everything it carried. Every exit
 path — result, device error, timeout, disconnect, cancelled request — removes the command.
+A revoked key is refused here before the database forgets it, so revocation fails closed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 import uuid
@@ -64,6 +66,8 @@ class Hub:
         self._carried: dict[Tunnel, dict[str, str]] = {}
         # device id → when it was closed from outside (revoked, reprovisioned, deleted)
         self._closed_at: dict[int, float] = {}
+        # key id → when the database forgot it (inf: not yet); no tunnel of these may serve
+        self._dead_keys: dict[str, float] = {}
         self._background: set[asyncio.Task] = set()
         broker.bind(self)
 
@@ -144,6 +148,8 @@ class Hub:
         tunnel = self.connections.get(device_id)
         if tunnel is None or (key_id is not None and tunnel.device.key_id != key_id):
             return False
+        if tunnel.device.key_id in self._dead_keys:  # revoked, its close still on the way
+            return False
         if not tunnel.send_command(frame):
             return False
         carried = self._carried.setdefault(tunnel, {})
@@ -160,11 +166,35 @@ class Hub:
         if tunnel is not None:
             tunnel.close(code, reason)
 
+    def refuse_key(self, key_id: str) -> None:
+        """From now on no tunnel of this key may start or carry a command, whatever the
+        database still says: revocation holds even if the database write after it fails."""
+        self._dead_keys[key_id] = math.inf
+
+    def key_forgotten(self, key_id: str | None) -> None:
+        """The database no longer knows this key; the refusal is kept a while for handshakes
+        that read the key just before, then dropped."""
+        now = time.monotonic()
+        self._dead_keys = {k: t for k, t in self._dead_keys.items() if now - t < CLOSED_MEMORY_S}
+        if key_id in self._dead_keys:
+            self._dead_keys[key_id] = now
+
+    def refuses_key(self, key_id: str | None) -> bool:
+        return key_id in self._dead_keys
+
+    def admits(self, tunnel: Tunnel) -> bool:
+        """False, and the tunnel closed with 4001, if its key was refused or its device was
+        closed from outside after the key was checked. Asked before the welcome and at attach."""
+        closed_at = self._closed_at.get(tunnel.device_id, float("-inf"))
+        if closed_at >= tunnel.started or self.refuses_key(tunnel.device.key_id):
+            tunnel.close(wire.CLOSE_REVOKED, "key revoked")
+            return False
+        return True
+
     async def attach(self, tunnel: Tunnel) -> bool:
         """Make this the device's tunnel, closing an older one; False if a newer one exists or
-        the device was closed from outside after this tunnel's key was checked."""
-        if self._closed_at.get(tunnel.device_id, float("-inf")) >= tunnel.started:
-            tunnel.close(wire.CLOSE_REVOKED, "key revoked")
+        `admits` refuses it."""
+        if not self.admits(tunnel):
             return False
         current = self.connections.get(tunnel.device_id)
         if current is not None and current.generation > tunnel.generation:
@@ -187,16 +217,16 @@ class Hub:
             else:
                 await self.broker.reply(origin, command_id, GONE)
 
-    def held_device(self, device_id: int):
-        """The row of a device whose tunnel this process holds, or None."""
-        tunnel = self.connections.get(device_id)
-        return tunnel.device if tunnel is not None else None
-
     def is_connected(self, device_id: int) -> bool:
         return device_id in self.connections
 
-    async def close_device(self, device_id: int, code: int, reason: str) -> None:
-        """Close the device's tunnel wherever it is held (revocation, deletion)."""
+    async def close_device(
+        self, device_id: int, code: int, reason: str, key_id: str | None = None
+    ) -> None:
+        """Close the device's tunnel wherever it is held (revocation, deletion); with `key_id`,
+        refuse that key first, so no handshake with it gets in while the database catches up."""
+        if key_id:
+            self.refuse_key(key_id)
         await self.broker.close_device(device_id, code, reason)
 
     # Events and housekeeping -----------------------------------------------------------------

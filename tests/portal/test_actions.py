@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sentra_tunnel.errors import APIError
 from sentra_tunnel.portal import door_actions
 from tests.support.api import PASSWORD
+from tests.tunnel.fakes import STATE, WAIT_S, FakeDevice, provision
 
 
 async def test_post_without_csrf_is_refused(portal_as, bakery):
@@ -209,3 +212,28 @@ async def test_login_ignores_a_next_path_with_control_characters(client, bakery,
     response = await client.client.post("/login", form=form)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    "action, form, result",
+    [
+        ("open", {}, {}),
+        ("open", {}, {"opened": "yes", "state": STATE}),
+        ("override", {"mode": "open", "end": "forever"}, {**STATE, "override_until": "not-a-date"}),
+    ],
+    ids=["open-empty", "open-not-bool", "override-not-a-date"],
+)
+async def test_a_malformed_answer_is_shown_as_not_understood(
+    app, portal_as, admin_client, bakery, action, form, result
+):
+    door_id, api_key = await provision(admin_client, bakery.shop_a.id)
+    portal = await portal_as(bakery.staff)
+    async with FakeDevice(app, api_key) as fake:
+        await fake.hello()
+        request = asyncio.ensure_future(portal.post(f"/doors/{door_id}/{action}", form))
+        await fake.answer(await fake.receive(), result)
+        response = await asyncio.wait_for(request, WAIT_S)
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "Die Antwort der Tür war nicht verständlich" in html
+    assert 'data-code="invalid_result"' in html and "Geöffnet." not in html

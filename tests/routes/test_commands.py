@@ -11,10 +11,11 @@ from sentra_tunnel.models.audit import AuditEntry
 from tests.support.api import audit_rows, error_code
 from tests.tunnel.fakes import CONFIG, STATE, WAIT_S, FakeDevice, provision
 
-# (method, path suffix, body, device command, sent params, a plausible result)
+OPENED = {"opened": True, "state": STATE}
+# (method, path suffix, body, device command, sent params, a result of the contract's shape)
 COMMANDS = [
-    ("post", "open", {"duration_s": 3}, "open", {"duration_s": 3}, {"opened": True, **STATE}),
-    ("post", "open", None, "open", {}, {"opened": True}),
+    ("post", "open", {"duration_s": 3}, "open", {"duration_s": 3}, OPENED),
+    ("post", "open", None, "open", {}, {"opened": False, "state": STATE}),
     ("post", "status", None, "status", {}, STATE),
     ("get", "config", None, "get_config", {}, CONFIG),
     ("post", "config", {"open_duration_s": 7}, "set_config", {"open_duration_s": 7}, CONFIG),
@@ -156,6 +157,7 @@ ROLE_MATRIX = [
     ("staff", "post", "override", 200),
 ]
 BODIES = {"open": {}, "override": {"mode": "open"}, "config": {"open_duration_s": 5}}
+RESULTS = {"open": OPENED, "override": STATE, "config": CONFIG, "status": STATE}
 
 
 @pytest.mark.parametrize("role, method, suffix, status", ROLE_MATRIX)
@@ -166,7 +168,7 @@ async def test_role_matrix(app, login_as, bakery, device, role, method, suffix, 
         body = BODIES.get(suffix) if method == "post" else None
         request = asyncio.ensure_future(_call(api, method, device[0], suffix, body))
         if status == 200:
-            await fake.answer(await fake.receive(), STATE)
+            await fake.answer(await fake.receive(), RESULTS[suffix])
         response = await asyncio.wait_for(request, WAIT_S)
         assert response.status_code == status
         if status == 403:

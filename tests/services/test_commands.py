@@ -9,6 +9,7 @@ import pytest
 
 from sentra_tunnel.errors import APIError
 from sentra_tunnel.models.audit import AuditEntry
+from sentra_tunnel.models.device import update_device
 from sentra_tunnel.services.commands import api_error_for, run_command, validated_params
 from sentra_tunnel.tunnel.hub import (
     CommandFailed,
@@ -159,3 +160,67 @@ async def test_an_answer_is_audited_with_the_same_command_id(app, acting_as, bak
     assert requested.details == {"command_id": command["id"], "params": {}}
     assert (finished.outcome, finished.details["command_id"]) == ("ok", command["id"])
     assert requested.tenant_id == finished.tenant_id == bakery.tenant.id
+
+
+async def _answered_with(app, acting_as, user, door, name, params, result):
+    """Run a command and answer it with `result` as the device; returns the APIError."""
+    async with FakeDevice(app, door[1]) as fake:
+        await fake.hello()
+        async with acting_as(user):
+            request = asyncio.ensure_future(run_command(user, door[0], name, params))
+            await fake.answer(await fake.receive(), result)
+            with pytest.raises(APIError) as failed:
+                await asyncio.wait_for(request, WAIT_S)
+    return failed.value
+
+
+MALFORMED = [
+    ("open", {}, {}, "opened"),
+    ("open", {}, {"opened": "yes", "state": STATE}, "opened"),
+    ("override", {"mode": "open"}, {**STATE, "override_until": "not-a-date"}, "override_until"),
+    ("status", {}, {**STATE, "door": "ajar"}, "door"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, params, result, field", MALFORMED, ids=[f"{m[0]}-{m[3]}" for m in MALFORMED]
+)
+async def test_a_malformed_result_is_a_device_error_and_audited(
+    app, acting_as, bakery, door, name, params, result, field
+):
+    error = await _answered_with(app, acting_as, bakery.staff, door, name, params, result)
+    assert (error.status, error.code) == (502, "device_error")
+    detail = error.extra["device_error"]
+    assert detail["code"] == "invalid_result" and field in detail["message"]
+    assert "malformed" in error.message
+    requested, finished = await _entries(name)
+    assert (requested.outcome, finished.outcome) == ("requested", "device_error")
+    assert finished.details["device_error"] == detail
+
+
+async def test_a_result_of_the_contracts_shape_comes_back_normalised(app, acting_as, bakery, door):
+    overridden = {**STATE, "mode": "open", "override_until": "2099-01-01T00:00:00+00:00"}
+    async with FakeDevice(app, door[1]) as fake:
+        await fake.hello()
+        async with acting_as(bakery.staff):
+            request = asyncio.ensure_future(
+                run_command(bakery.staff, door[0], "override", {"mode": "open"})
+            )
+            await fake.answer(await fake.receive(), overridden)
+            result = await asyncio.wait_for(request, WAIT_S)
+    assert result == {**overridden, "override_until": "2099-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize("current_key", ["0123456789abcdef", None], ids=["replaced", "revoked"])
+async def test_a_command_reaches_only_a_tunnel_of_the_devices_current_key(
+    app, acting_as, bakery, door, current_key
+):
+    async with FakeDevice(app, door[1]) as fake:
+        await fake.hello()
+        # The database moved on while this tunnel stayed up (its close lost, another node).
+        await update_device(door[0], key_id=current_key)
+        error = await _refused(acting_as, bakery.staff, door[0], "open", {})
+        assert error.code == "device_offline"
+        with pytest.raises(TimeoutError):
+            await fake.receive(timeout=0.2)
+    assert [entry.outcome for entry in await _entries("open")] == ["requested", "device_offline"]

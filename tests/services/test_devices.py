@@ -6,12 +6,16 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from quart.testing import WebsocketResponseError
+from quart.testing.connections import WebsocketDisconnectError
 
-from sentra_tunnel.db import database
+from sentra_tunnel.db import DatabaseBusy, database
 from sentra_tunnel.errors import APIError
+from sentra_tunnel.models import audit
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.base import utcnow
-from sentra_tunnel.models.device import Device, get_device
+from sentra_tunnel.models.device import Device, get_device, update_device
+from sentra_tunnel.services import devices as devices_service
 from sentra_tunnel.services.devices import (
     authenticate_key,
     create_device,
@@ -20,8 +24,10 @@ from sentra_tunnel.services.devices import (
     reprovision_device,
     revoke_device,
 )
+from sentra_tunnel.tunnel import http as tunnel_http
 from sentra_tunnel.tunnel.broker import device_deleted_event
-from tests.tunnel.fakes import WAIT_S, FakeDevice
+from sentra_tunnel.wire import hello
+from tests.tunnel.fakes import STATE, WAIT_S, FakeDevice
 
 IP = "192.0.2.1"
 
@@ -162,3 +168,85 @@ async def test_staff_and_viewers_may_not_manage_a_device(acting_as, bakery, crea
                 await manage(user, created[0])
         assert refused.value.code == "forbidden"
     assert await get_device(created[0].id) is not None
+
+
+CUTTING_OFF = {revoke_device: "revoke", reprovision_device: "reprovision", delete_device: "delete"}
+
+
+async def _refused_at_the_door(app, api_key) -> int:
+    """The status a new upgrade with this key gets (401: refused before any tunnel)."""
+    async with FakeDevice(app, api_key) as again:
+        with pytest.raises(WebsocketResponseError) as rejected:
+            await again.hello()
+    return rejected.value.response.status_code
+
+
+@pytest.mark.parametrize("manage", list(CUTTING_OFF), ids=list(CUTTING_OFF.values()))
+async def test_a_failing_audit_write_still_leaves_the_device_cut_off(
+    app, acting_as, admin_client, bakery, registered, monkeypatch, manage
+):
+    device, api_key = registered
+    failing_action, original = f"device.{CUTTING_OFF[manage]}", audit.record
+
+    async def failing(action, **fields):
+        if action == failing_action:
+            raise DatabaseBusy("database is locked")
+        return await original(action, **fields)
+
+    monkeypatch.setattr(audit, "record", failing)
+    async with FakeDevice(app, api_key) as fake:
+        await fake.hello()
+        async with acting_as(bakery.admin):
+            with pytest.raises(DatabaseBusy):
+                await manage(bakery.admin, device)
+        assert await fake.wait_closed(timeout=1) == 4001
+    assert await authenticate_key(api_key) is None
+    assert await _refused_at_the_door(app, api_key) == 401
+    opened = await admin_client.post(f"/api/commands/{device.id}/open", json={})
+    expected = (404, "not_found") if manage is delete_device else (503, "device_offline")
+    assert (opened.status_code, (await opened.get_json())["error"]["code"]) == expected
+
+
+@pytest.fixture
+def slow_key_kill(monkeypatch):
+    """Hold the database write that kills a key until `released` is set; `reached` says it
+    has begun."""
+    reached, released = asyncio.Event(), asyncio.Event()
+
+    async def held(device_id, **fields):
+        reached.set()
+        await released.wait()
+        await update_device(device_id, **fields)
+
+    monkeypatch.setattr(devices_service, "update_device", held)
+    return reached, released
+
+
+async def test_no_handshake_with_the_old_key_gets_in_while_the_key_dies(
+    app, acting_as, bakery, registered, slow_key_kill, monkeypatch
+):
+    device, api_key = registered
+    reached, released = slow_key_kill
+    key_checked, check = asyncio.Event(), tunnel_http.authenticate_key
+
+    async def checking(key):
+        found = await check(key)
+        key_checked.set()
+        return found
+
+    monkeypatch.setattr(tunnel_http, "authenticate_key", checking)
+    # `checked` has passed the key check and not yet said hello when the revocation begins.
+    async with FakeDevice(app, api_key) as checked, acting_as(bakery.admin):
+        await asyncio.wait_for(key_checked.wait(), WAIT_S)
+        revoking = asyncio.ensure_future(revoke_device(bakery.admin, device))
+        await asyncio.wait_for(reached.wait(), WAIT_S)
+        # The database still holds the key, yet the hub refuses it already.
+        assert await _refused_at_the_door(app, api_key) == 401
+        await checked.send(hello(checked.agent_version, STATE))
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await checked.receive()  # a welcome here would be the bug
+        assert closed.value.args[0] == 4001
+        released.set()
+        await asyncio.wait_for(revoking, WAIT_S)
+    assert await authenticate_key(api_key) is None
+    assert not (await get_device(device.id)).online

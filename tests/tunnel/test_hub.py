@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import pytest
 from quart import g
 
 from sentra_tunnel.models.audit import AuditEntry
-from sentra_tunnel.tunnel.commands import run_command
+from sentra_tunnel.services.commands import run_command
+from sentra_tunnel.tunnel import hub as hub_module
 from sentra_tunnel.tunnel.hub import DeviceOffline, DeviceRejected, DeviceTimeout
 from tests.support.api import audit_rows
 
@@ -116,8 +118,9 @@ async def _processed(fake: FakeDevice) -> None:
 class ConnectingTunnel:
     """Just what `Hub.attach` looks at: a tunnel whose key was checked at `started`."""
 
-    def __init__(self, device_id: int, started: float, generation: int = 1):
+    def __init__(self, device_id: int, started: float, generation: int = 1, key_id: str = "k1"):
         self.device_id, self.started, self.generation = device_id, started, generation
+        self.device = SimpleNamespace(key_id=key_id)
         self.closed_with: int | None = None
 
     def close(self, code: int, reason: str) -> None:
@@ -163,3 +166,35 @@ async def test_a_command_bound_to_a_key_never_reaches_a_tunnel_of_another_key(ap
         )
         await fake.answer(await fake.receive(), STATE)
         assert await asyncio.wait_for(request, WAIT_S) == STATE
+
+
+async def test_a_refused_key_never_attaches_whenever_its_key_was_checked(hub):
+    hub.close_local(7, 4001, "key revoked")
+    hub.refuse_key("k1")
+    late = ConnectingTunnel(device_id=7, started=time.monotonic() + 1)  # checked after the close
+    assert hub.refuses_key("k1") and not hub.admits(late) and late.closed_with == 4001
+    assert await hub.attach(ConnectingTunnel(7, time.monotonic() + 1)) is False
+    renewed = ConnectingTunnel(device_id=7, started=time.monotonic() + 1, key_id="k2")
+    assert await hub.attach(renewed) is True  # the device's new key
+    await hub.detach(renewed)
+
+
+async def test_a_refused_key_is_dropped_only_after_the_database_forgot_it(hub, monkeypatch):
+    monkeypatch.setattr(hub_module, "CLOSED_MEMORY_S", 0)  # no grace: dropped at the next sweep
+    hub.refuse_key("k1")
+    hub.refuse_key("k2")
+    hub.key_forgotten("k1")
+    assert hub.refuses_key("k1")  # kept until the next sweep, for handshakes under way
+    hub.key_forgotten(None)
+    assert not hub.refuses_key("k1")
+    assert hub.refuses_key("k2")  # the database never confirmed it: refused for good
+
+
+async def test_no_command_reaches_a_tunnel_whose_key_was_refused(app, hub, device):
+    async with FakeDevice(app, device.api_key) as fake:
+        await fake.hello()
+        hub.refuse_key(device.api_key.partition(".")[0])  # its close may still be on the way
+        with pytest.raises(DeviceOffline):
+            await hub.send(device.id, "open", {}, timeout=WAIT_S)
+        with pytest.raises(TimeoutError):
+            await fake.receive(timeout=0.2)
