@@ -162,6 +162,10 @@ class AuditWriter(BatchWriter):
             log_checkpoint(entries[-1].id, entries[-1].hash)
         return entries
 
+    def describe(self, item: dict) -> str:
+        # Action, target and outcome name a lost entry well enough; details may say more.
+        return f"audit entry {item['action']} {item['target']} ({item['outcome']})"
+
     async def log_checkpoint(self) -> None:
         head = await database.run(chain_head)
         if head is not None:
@@ -239,7 +243,8 @@ async def record(action: str, **fields) -> AuditEntry:
 
 
 def record_later(action: str, **fields) -> None:
-    """Append one entry without waiting for its commit; the writer owns it from here on."""
+    """Append one entry without waiting for its commit; the writer owns it from here on,
+    retries it, and logs it at ERROR if it cannot be stored."""
     current_writer().submit(_fields(action, **fields))
 
 

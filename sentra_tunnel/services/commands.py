@@ -2,7 +2,7 @@
 
 Authorize (404 before 403), validate the params, audit `requested`, send through the hub bound
 to the device's current key, check the result's shape, audit the outcome with its latency (same
-command id), and turn tunnel failures into API errors.
+command id), and turn tunnel failures into API errors. A refusal (403, 422) is audited too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from quart import current_app
 
 from ..auth import actor_context
+from ..db import DatabaseBusy
 from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams, dump
 from ..errors import APIError, busy, fields_from_validation, forbidden, not_found, validation_error
 from ..models import audit
@@ -26,6 +27,7 @@ from ..wire import ResultError, checked_result
 
 log = logging.getLogger(__name__)
 MALFORMED_RESULT = "invalid_result"  # the device_error code of a result that breaks the contract
+AUDITED_FIELDS = 10  # field names a refused command's entry keeps at most
 
 # name → (lowest role, params model or None for "no params")
 COMMANDS: dict[str, tuple[str, type[BaseModel] | None]] = {
@@ -72,6 +74,29 @@ def api_error_for(failure: CommandFailed | ResultError) -> APIError:
     return APIError(502, "device_error", str(failure))
 
 
+def _record_later(entry: dict, outcome: str, details: dict) -> None:
+    """Queue an entry; the writer retries it and logs what it cannot store. A full queue is
+    logged here rather than turning the command's own answer into a 503."""
+    try:
+        audit.record_later(outcome=outcome, details=details, **entry)
+    except DatabaseBusy:
+        log.error(
+            "audit queue full: %s %s (%s) not recorded", entry["action"], entry["target"], outcome
+        )
+
+
+def _authorized_params(user, name: str, params: Any, entry: dict) -> dict:
+    """The params to send, or the 403/422 refusal, audited."""
+    try:
+        if not user.has_role(COMMANDS[name][0]):
+            raise forbidden(f"Your role may not use '{name}' on this door.")
+        return validated_params(name, params)
+    except APIError as refused:
+        fields = [str(field)[:64] for field in list(refused.fields or {})[:AUDITED_FIELDS]]
+        _record_later(entry, refused.code, {"fields": fields} if fields else {})
+        raise
+
+
 async def run_command(user, device_id, name: str, params: dict) -> dict:
     """Run a command on a device for this user and return what the device answered, in the
     contract's shape."""
@@ -84,9 +109,7 @@ async def run_command(user, device_id, name: str, params: dict) -> dict:
         "target": f"device:{device.id}",
         **actor_context(tenant_id=device.tenant_id),
     }
-    if not user.has_role(COMMANDS[name][0]):
-        raise forbidden(f"Your role may not use '{name}' on this door.")
-    params = validated_params(name, params)
+    params = _authorized_params(user, name, params, entry)
     hub = current_hub()
     command_id = hub.new_command_id()
     await audit.record(
@@ -114,4 +137,4 @@ async def run_command(user, device_id, name: str, params: dict) -> dict:
         latency_ms = round((time.monotonic() - started) * 1000)
         details = {"command_id": command_id, "latency_ms": latency_ms, **details}
         # Queued, not awaited: the writer owns it, so a cancelled request still records it.
-        audit.record_later(outcome=outcome, details=details, **entry)
+        _record_later(entry, outcome, details)

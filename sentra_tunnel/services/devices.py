@@ -58,7 +58,18 @@ def new_api_key() -> tuple[str, str, str]:
     return key_id, secret, f"{key_id}.{secret}"
 
 
-def invalid_token() -> APIError:
+def invalid_token(ip: str, reason: str, device: Device | None = None) -> APIError:
+    """The one answer to a bad token, audited with why and from where, never with the token.
+    Queued, not awaited: the per-address limit on registrations bounds how many there are."""
+    audit.record_later(
+        "device.register_failed",
+        actor="anonymous",
+        target=f"device:{device.id}" if device else "device:unknown",
+        tenant_id=device.tenant_id if device else None,
+        outcome="invalid_token",
+        ip=ip,
+        details={"reason": reason},
+    )
     return APIError(401, "invalid_token", "The registration token is unknown, used or expired.")
 
 
@@ -90,12 +101,14 @@ async def register_device(
 ) -> tuple[Device, str]:
     """Spend a registration token (once) for an API key; returns the device and the key."""
     if not token.startswith(REGISTRATION_PREFIX):
-        raise invalid_token()
+        raise invalid_token(ip, "unknown")
     registration_hash = token_hash(token)
     device = await find_by_registration_hash(registration_hash)
-    expires_at = device.registration_expires_at if device else None
+    if device is None:
+        raise invalid_token(ip, "unknown")  # never issued, or spent already
+    expires_at = device.registration_expires_at
     if expires_at is None or expires_at < utcnow():
-        raise invalid_token()
+        raise invalid_token(ip, "expired", device)
     key_id, secret, api_key = new_api_key()
     fields = {
         "key_id": key_id,
@@ -105,10 +118,11 @@ async def register_device(
         "agent_version": agent_version,
     }
     if not await claim_registration(device.id, registration_hash, **fields):
-        raise invalid_token()  # spent by a concurrent request a moment ago
-    device = await get_device(device.id)
-    if device is None:  # deleted in the same moment
-        raise invalid_token()
+        raise invalid_token(ip, "spent", device)  # by a concurrent request a moment ago
+    registered = await get_device(device.id)
+    if registered is None:  # deleted in the same moment
+        raise invalid_token(ip, "deleted", device)
+    device = registered
     await audit.record(
         "device.register",
         actor=f"device:{device.id}",

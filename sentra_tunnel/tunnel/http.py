@@ -11,6 +11,7 @@ from ..services.devices import authenticate_key
 from . import current_hub
 from .budget import TunnelLimits
 from .connection import Connection
+from .refusals import RefusalLog
 from .socket import TunnelSocket
 
 blueprint = Blueprint("tunnel", __name__)
@@ -25,7 +26,9 @@ def _refused(status: int, code: str, message: str, headers: dict | None = None):
     return jsonify(APIError(status, code, message).body()), status, headers or {}
 
 
-def _rejected():
+def _rejected(key: str):
+    refusals = current_app.extensions.setdefault("ws_refusals", RefusalLog())
+    refusals.refused(client_ip(), key)
     return _refused(
         401,
         "invalid_key",
@@ -49,7 +52,7 @@ async def tunnel():
         device = await authenticate_key(key) if key else None
         # A key the hub refused is dead even while the database has not caught up.
         if device is None or current_hub().refuses_key(device.key_id):
-            return _rejected()
+            return _rejected(key)
         await websocket.accept()
         connection = Connection(
             TunnelSocket(websocket._get_current_object()),

@@ -71,3 +71,62 @@ async def test_a_full_queue_answers_busy_instead_of_growing(app, monkeypatch):
     monkeypatch.setattr(writer, "queue_limit", 0)
     with pytest.raises(DatabaseBusy):
         audit.record_later("auth.login", actor="a", target="user:1")
+
+
+def _failing_write(monkeypatch, fails) -> list:
+    """Make AuditWriter.write raise `fails(items)` (an exception or None) before writing."""
+    calls = []
+    original = AuditWriter.write
+
+    async def write(self, items):
+        calls.append([item["target"] for item in items])
+        error = fails(items)
+        if error is not None:
+            raise error
+        return await original(self, items)
+
+    monkeypatch.setattr(AuditWriter, "write", write)
+    monkeypatch.setattr(AuditWriter, "retry_first_s", 0.001)
+    return calls
+
+
+async def _stored(action: str) -> list[str]:
+    rows = await audit_rows(AuditEntry.select().where(AuditEntry.action == action))
+    return sorted(row.target for row in rows)
+
+
+async def test_a_failed_batch_is_retried_and_stored(app, monkeypatch):
+    failures = [RuntimeError("disk hiccup")]
+    calls = _failing_write(monkeypatch, lambda items: failures.pop() if failures else None)
+    audit.record_later("command.open", actor="a", target="device:1", outcome="ok")
+    assert await _stored("command.open") == ["device:1"]
+    assert calls == [["device:1"], ["device:1"]]
+
+
+async def test_one_bad_entry_does_not_sink_its_batch_and_is_logged_loudly(app, monkeypatch, caplog):
+    def fails(items):
+        bad = any(item["target"] == "device:bad" for item in items)
+        return TypeError("cannot store this") if bad else None
+
+    _failing_write(monkeypatch, fails)
+    for target in ("device:1", "device:bad", "device:2"):  # queued together: one batch
+        audit.record_later("command.open", actor="a", target=target, outcome="device_error")
+    assert await _stored("command.open") == ["device:1", "device:2"]
+    lost = [r for r in caplog.records if r.levelname == "ERROR" and "lost" in r.getMessage()]
+    assert [r.getMessage() for r in lost] == [
+        "AuditWriter lost audit entry command.open device:bad (device_error)"
+    ]
+
+
+async def test_a_database_busy_for_too_long_is_given_up_loudly_not_waited_forever(
+    app, monkeypatch, caplog
+):
+    monkeypatch.setattr(AuditWriter, "busy_retry_s", 0.05)
+    calls = _failing_write(monkeypatch, lambda items: DatabaseBusy("database is locked"))
+    with pytest.raises(DatabaseBusy):  # not a TimeoutError: the writer gives up by itself
+        await asyncio.wait_for(audit.record("device.revoke", actor="a", target="device:7"), 5)
+    assert 1 < len(calls) < 20  # retried, within its bound
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "AuditWriter lost audit entry device.revoke device:7 (ok)" in messages
+    monkeypatch.undo()
+    assert (await audit.record("device.revoke", actor="a", target="device:8")).id  # writes on

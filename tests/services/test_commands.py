@@ -117,24 +117,35 @@ async def test_a_door_outside_a_staff_users_shops_is_not_found(acting_as, admin_
 
 
 @pytest.mark.parametrize("name", ["open", "override", "set_config"])
-async def test_a_viewer_is_refused_before_anything_is_sent(app, acting_as, bakery, door, name):
+async def test_a_viewer_is_refused_before_anything_is_sent_and_it_is_audited(
+    app, acting_as, bakery, door, name
+):
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
         error = await _refused(acting_as, bakery.viewer, door[0], name, {})
         assert error.code == "forbidden"
         with pytest.raises(TimeoutError):
             await fake.receive(timeout=0.2)
-    assert await _entries(name) == []
+    [refused] = await _entries(name)
+    assert (refused.actor, refused.outcome, refused.target) == (
+        "bakery-viewer",
+        "forbidden",
+        f"device:{door[0]}",
+    )
+    assert refused.tenant_id == bakery.tenant.id
 
 
-async def test_invalid_params_send_and_audit_nothing(app, acting_as, bakery, door):
+async def test_invalid_params_send_nothing_and_are_audited_with_the_fields(
+    app, acting_as, bakery, door
+):
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
         error = await _refused(acting_as, bakery.admin, door[0], "open", {"duration_s": 0})
         assert error.code == "validation_error"
         with pytest.raises(TimeoutError):
             await fake.receive(timeout=0.2)
-    assert await _entries("open") == []
+    [refused] = await _entries("open")
+    assert (refused.outcome, refused.details) == ("validation_error", {"fields": ["duration_s"]})
 
 
 async def test_an_unknown_command_is_not_found(acting_as, bakery, door):

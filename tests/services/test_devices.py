@@ -27,6 +27,7 @@ from sentra_tunnel.services.devices import (
 from sentra_tunnel.tunnel import http as tunnel_http
 from sentra_tunnel.tunnel.broker import device_deleted_event
 from sentra_tunnel.wire import hello
+from tests.support.api import audit_rows
 from tests.tunnel.fakes import STATE, WAIT_S, FakeDevice
 
 IP = "192.0.2.1"
@@ -250,3 +251,36 @@ async def test_no_handshake_with_the_old_key_gets_in_while_the_key_dies(
         await asyncio.wait_for(revoking, WAIT_S)
     assert await authenticate_key(api_key) is None
     assert not (await get_device(device.id)).online
+
+
+async def test_failed_registrations_are_audited_with_the_address_and_never_the_token(
+    acting_as, bakery, created
+):
+    device, token = created
+    await _register(acting_as, token)
+    for attempt in (token, "reg_never-issued", "nonsense"):  # spent, unknown, not a token
+        with pytest.raises(APIError):
+            await _register(acting_as, attempt)
+    query = AuditEntry.select().where(AuditEntry.action == "device.register_failed")
+    failed = await audit_rows(query.order_by(AuditEntry.id))
+    assert [(e.outcome, e.ip, e.details["reason"]) for e in failed] == [
+        ("invalid_token", IP, "unknown")
+    ] * 3
+    assert all(e.actor == "anonymous" for e in failed)
+    stored = " ".join(str(entry.__data__) for entry in failed)
+    assert "reg_" not in stored and "nonsense" not in stored
+
+
+async def test_an_expired_token_is_audited_in_the_devices_tenant(acting_as, bakery, created):
+    device, token = created
+    expired = utcnow() - timedelta(seconds=1)
+    await update_device(device.id, registration_expires_at=expired)
+    with pytest.raises(APIError):
+        await _register(acting_as, token)
+    query = AuditEntry.select().where(AuditEntry.action == "device.register_failed")
+    [entry] = await audit_rows(query)
+    assert (entry.target, entry.tenant_id, entry.details) == (
+        f"device:{device.id}",
+        bakery.tenant.id,
+        {"reason": "expired"},
+    )
