@@ -1,13 +1,17 @@
-"""Who is asking: server-side sessions behind quart-auth's cookie, CSRF and role checks."""
+"""Who is asking: server-side sessions behind quart-auth's cookie, CSRF and role checks, and
+answers carrying secrets kept out of every cache."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 
-from quart import Quart, g, request
+from quart import Quart, Response, current_app, g, request
 from quart_auth import QuartAuth, current_user, logout_user
+from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 
 from .errors import APIError, forbidden
 from .models.user import Session, User, load_session
@@ -17,6 +21,10 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Reachable while a password change is pending, and without a CSRF token (login sets one).
 PASSWORD_CHANGE_ALLOWED = {"/auth/me", "/auth/logout", "/auth/password"}
 CSRF_EXEMPT = {"/auth/login", "/api/devices/register", "/login"}
+# Response fields that are secrets: an answer declaring one is never stored by any cache.
+SECRET_FIELDS = frozenset({"api_key", "registration_token", "csrf_token"})
+# Pages and the live stream embed the CSRF token in their forms, and show registration tokens.
+NO_STORE_MIMETYPES = frozenset({"text/html", "text/event-stream"})
 
 
 class SessionCookies(QuartAuth):
@@ -60,13 +68,14 @@ def init_app(app: Quart) -> None:
         QUART_AUTH_COOKIE_NAME="sentra_session",
         QUART_AUTH_COOKIE_SECURE=not settings.debug,
         QUART_AUTH_COOKIE_SAMESITE="Lax",
-        QUART_AUTH_DURATION=14 * 24 * 3600,
+        QUART_AUTH_DURATION=settings.session_lifetime,  # the cookie's Max-Age and signature age
         QUART_AUTH_SALT="sentra-session",
     )
     SessionCookies(app)
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.before_request(_require_password_change)
+    app.after_request(_no_store_secrets)
 
 
 async def _load_user() -> None:
@@ -75,12 +84,35 @@ async def _load_user() -> None:
     raw = current_user.auth_id
     if not raw:
         return
-    session = await load_session(raw)
+    settings = current_app.config["SETTINGS"]
+    session = await load_session(
+        raw,
+        idle=timedelta(seconds=settings.session_idle),
+        lifetime=timedelta(seconds=settings.session_lifetime),
+    )
     if session is None:
         logout_user()
         return
     g.session = session
     g.user = session.user
+
+
+@functools.cache
+def carries_secret(view: Callable) -> bool:
+    """True when a view's declared response bodies have a secret field (read once per view)."""
+    schemas = getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {})
+    return any(
+        SECRET_FIELDS & set(getattr(model, "model_fields", ())) for model, _ in schemas.values()
+    )
+
+
+async def _no_store_secrets(response: Response) -> Response:
+    """The one place that keeps secrets out of caches: every page and stream, and every answer
+    whose view declares a secret field (login, /auth/me, device create, register, reprovision)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if response.mimetype in NO_STORE_MIMETYPES or (view is not None and carries_secret(view)):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def current_account() -> User | None:

@@ -17,7 +17,6 @@ from .tenant import Tenant
 
 ROLES = ("viewer", "staff", "admin", "superadmin")
 TENANT_ROLES = ROLES[:3]
-SESSION_IDLE = timedelta(days=14)
 SESSION_TOUCH_EVERY = timedelta(minutes=5)
 SESSION_CACHE_S = 5.0
 SESSION_CACHE_SIZE = 20_000
@@ -160,38 +159,47 @@ async def username_taken(username: str) -> bool:
     return await find_user_by_name(username) is not None
 
 
-async def start_session(user: User, client: str) -> tuple[str, Session]:
+async def start_session(
+    user: User, client: str, csrf_token: str | None = None
+) -> tuple[str, Session]:
     """Create a session; returns the raw id for the cookie and the stored row."""
     raw = new_token(nbytes=32)
     session = await Session.acreate(
-        id=token_hash(raw), user=user, csrf_token=new_token(nbytes=24), client=client[:200]
+        id=token_hash(raw),
+        user=user,
+        csrf_token=csrf_token or new_token(nbytes=24),
+        client=client[:200],
     )
     session_cache.put(session)
     return raw, session
 
 
-async def load_session(raw: str) -> Session | None:
-    """The live session for a cookie id with its user joined in, touching it now and then."""
+async def load_session(raw: str, *, idle: timedelta, lifetime: timedelta) -> Session | None:
+    """The live session for a cookie id with its user joined in, touching it now and then.
+
+    A session unused for `idle`, or older than `lifetime` however busy, is ended here."""
     session_id = token_hash(raw)
     session = session_cache.get(session_id)
-    if session is not None:
-        return session
-    query = (
-        Session.select(Session, User)
-        .join(User)
-        .where(Session.id == session_id, User.disabled == False)  # noqa: E712
-    )
-    session = await database.first(query)
-    if session is None:
-        return None
+    cached = session is not None
+    if not cached:
+        query = (
+            Session.select(Session, User)
+            .join(User)
+            .where(Session.id == session_id, User.disabled == False)  # noqa: E712
+        )
+        session = await database.first(query)
+        if session is None:
+            return None
     now = utcnow()
-    if now - session.last_used_at > SESSION_IDLE:
+    if now - session.created_at > lifetime or now - session.last_used_at > idle:
         await end_session(raw)
         return None
-    if now - session.last_used_at > SESSION_TOUCH_EVERY:
-        session.last_used_at = now
-        await database.run(Session.update(last_used_at=now).where(Session.id == session.id).execute)
-    session_cache.put(session)
+    if not cached:
+        if now - session.last_used_at > min(SESSION_TOUCH_EVERY, idle / 10):
+            session.last_used_at = now
+            touch = Session.update(last_used_at=now).where(Session.id == session.id)
+            await database.run(touch.execute)
+        session_cache.put(session)
     return session
 
 

@@ -56,12 +56,19 @@ async def sign_in(user: User) -> Session:
     """Start a session for a user whose credentials were checked, and audit the login."""
     if current_user.auth_id:
         await end_session(current_user.auth_id)  # a new login replaces this browser's session
-    raw, session = await start_session(user, request.headers.get("User-Agent", "")[:150])
-    login_user(AuthUser(raw))
-    g.user, g.session = user, session
+    session = await _begin_session(user)
     await audit.record(
         "auth.login", target=f"user:{user.id}", **actor_context(tenant_id=user.tenant_id)
     )
+    return session
+
+
+async def _begin_session(user: User, csrf_token: str | None = None) -> Session:
+    """A new session for this browser: its cookie lives as long as the session may."""
+    client = request.headers.get("User-Agent", "")[:150]
+    raw, session = await start_session(user, client, csrf_token=csrf_token)
+    login_user(AuthUser(raw), remember=True)
+    g.user, g.session = user, session
     return session
 
 
@@ -80,8 +87,10 @@ async def sign_out() -> None:
 async def change_own_password(user: User, current: str, new: str) -> None:
     """Check and save; raises 401 invalid_credentials or 422 weak_password (`new_password`).
 
-    Every other session of the user ends; this one stays.
+    Every session of the user ends; this browser continues in a new one (a new cookie, the same
+    CSRF token, so a client holding it needs no second call), and the old id is dead.
     """
+    context = actor_context(tenant_id=user.tenant_id)
     if not await check_password(current, user.password_hash):
         raise APIError(401, "invalid_credentials", "The current password is wrong.")
     problem = password_problem(new, user.username)
@@ -92,6 +101,7 @@ async def change_own_password(user: User, current: str, new: str) -> None:
             422, "weak_password", f"The new password {problem}.", fields={"new_password": problem}
         )
     await save_password(user, new, must_change=False)
-    await end_sessions_of(user.id, keep_session_id=current_session().id)
-    context = actor_context(tenant_id=user.tenant_id)
+    csrf_token = current_session().csrf_token
+    await end_sessions_of(user.id)
+    await _begin_session(user, csrf_token)
     await audit.record("auth.password", target=f"user:{user.id}", **context)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import bcrypt
 import pytest
 
 from sentra_tunnel.db import database
+from sentra_tunnel.models import user as user_model
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.user import Session, User
 from tests.support.api import PASSWORD, ApiClient, error_code, make_user, session_cookie
@@ -91,6 +93,79 @@ async def test_copied_cookie_works_before_logout(app, bakery):
         "/auth/me", headers={"Cookie": f"sentra_session={session_cookie(login)}"}
     )
     assert replay.status_code == 200
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """`later(hours=…)`: the session checks see that much time gone since now; `fresh=True`
+    also drops the cached sessions, as a request after the cache's few seconds would."""
+    start = user_model.utcnow()
+
+    def move(fresh: bool = True, **elapsed):
+        monkeypatch.setattr(user_model, "utcnow", lambda: start + timedelta(**elapsed))
+        if fresh:
+            user_model.session_cache.clear()
+
+    return move
+
+
+async def test_a_session_left_unused_for_the_idle_time_ends(client, bakery, later):
+    """Idle 12 h by default: each use restarts the clock, a longer pause ends the session."""
+    await client.login("bakery-admin")
+    for hours in (11, 22):  # 22 h after the login, but never 12 h unused
+        later(hours=hours)
+        assert (await client.get("/auth/me")).status_code == 200
+    later(hours=34, minutes=1)
+    assert (await client.get("/auth/me")).status_code == 401
+    assert await database.count(Session.select()) == 0
+
+
+async def test_a_session_ends_at_its_lifetime_however_busy(client, bakery, later):
+    """7 days by default since the login, even when used an hour before."""
+    await client.login("bakery-admin")
+    for hours in range(10, 168, 10):
+        later(hours=hours)
+        assert (await client.get("/auth/me")).status_code == 200, hours
+    later(fresh=False, days=7, minutes=1)  # the cached session is checked as well
+    assert (await client.get("/auth/me")).status_code == 401
+    assert await database.count(Session.select()) == 0
+
+
+async def test_the_session_times_are_settings_and_the_cookie_lives_as_long(app_with, later):
+    app = await app_with(session_idle=600, session_lifetime=3600)
+    await make_user("clerk", "viewer")
+    client = ApiClient(app.test_client())
+    response = await client.login("clerk")
+    attributes = [part.strip().lower() for part in response.headers["Set-Cookie"].split(";")]
+    assert "max-age=3600" in attributes
+    later(minutes=9)
+    assert (await client.get("/auth/me")).status_code == 200
+    later(minutes=20)
+    assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_the_default_cookie_lives_seven_days(client, bakery):
+    response = await client.login("bakery-admin")
+    assert f"Max-Age={7 * 86400}" in response.headers["Set-Cookie"]
+
+
+async def test_a_password_change_gives_this_browser_a_new_session_id(app, login_as, bakery):
+    this = await login_as(bakery.admin)
+    old_cookie = session_cookie(await this.login("bakery-admin"))
+    response = await this.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 204
+    new_cookie = session_cookie(response)
+    assert new_cookie != old_cookie
+    for cookie, status in ((old_cookie, 401), (new_cookie, 200)):
+        replay = await app.test_client().get(
+            "/auth/me", headers={"Cookie": f"sentra_session={cookie}"}
+        )
+        assert replay.status_code == status
+    assert await database.count(Session.select()) == 1
+    # the CSRF token this client already holds keeps working in the new session
+    assert (await this.post("/auth/logout")).status_code == 204
 
 
 async def test_password_change_ends_other_sessions_only(login_as, bakery):

@@ -8,11 +8,13 @@ import contextlib
 import bcrypt
 import pytest
 from quart import g
+from quart_auth import current_user
 
 from sentra_tunnel.db import database
 from sentra_tunnel.errors import APIError
 from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.user import Session, User, start_session
+from sentra_tunnel.security import token_hash
 from sentra_tunnel.services.sessions import authenticate, change_own_password
 from tests.support.api import PASSWORD
 
@@ -67,11 +69,15 @@ async def _sessions(user) -> list[str]:
     return [s.id for s in await database.list(Session.select().where(Session.user == user.id))]
 
 
-async def test_a_change_ends_every_other_session_only(signed_in, bakery):
+async def test_a_change_ends_every_session_and_this_browser_gets_a_new_one(signed_in, bakery):
     await start_session(bakery.admin, "another phone")
-    async with signed_in(bakery.admin) as session:
+    async with signed_in(bakery.admin) as old:
         await change_own_password(bakery.admin, PASSWORD, NEW_PASSWORD)
-    assert await _sessions(bakery.admin) == [session.id]
+        new = g.session
+        assert (new.user_id, new.csrf_token) == (bakery.admin.id, old.csrf_token)
+        assert current_user.auth_id and token_hash(current_user.auth_id) == new.id
+    assert new.id != old.id
+    assert await _sessions(bakery.admin) == [new.id]
     stored = await User.aget_by_id(bakery.admin.id)
     assert bcrypt.checkpw(NEW_PASSWORD.encode(), stored.password_hash.encode())
     entry = await database.get(AuditEntry.select().where(AuditEntry.action == "auth.password"))
