@@ -20,6 +20,7 @@ AUDIT_ACTIONS = (
     "auth.login_failed",
     "auth.logout",
     "auth.password",
+    "auth.password_failed",
     "tenant.create",
     "shop.create",
     "user.create",

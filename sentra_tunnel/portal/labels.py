@@ -34,6 +34,7 @@ def action_label(value: str) -> str:
         "auth.login_failed": _("Failed login"),
         "auth.logout": _("Logout"),
         "auth.password": _("Password changed"),
+        "auth.password_failed": _("Password change failed"),
         "tenant.create": _("Tenant created"),
         "shop.create": _("Shop created"),
         "user.create": _("User created"),

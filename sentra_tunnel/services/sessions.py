@@ -85,13 +85,20 @@ async def sign_out() -> None:
 
 
 async def change_own_password(user: User, current: str, new: str) -> None:
-    """Check and save; raises 401 invalid_credentials or 422 weak_password (`new_password`).
+    """Check and save; raises 401 invalid_credentials (audited) or 422 weak_password
+    (`new_password`).
 
     Every session of the user ends; this browser continues in a new one (a new cookie, the same
     CSRF token, so a client holding it needs no second call), and the old id is dead.
     """
     context = actor_context(tenant_id=user.tenant_id)
     if not await check_password(current, user.password_hash):
+        await audit.record(
+            "auth.password_failed",
+            target=f"user:{user.id}",
+            outcome="invalid_credentials",
+            **context,
+        )
         raise APIError(401, "invalid_credentials", "The current password is wrong.")
     problem = password_problem(new, user.username)
     if problem is None and new == current:

@@ -116,6 +116,19 @@ async def test_forced_password_change_is_the_only_page(app, bakery):
     assert (await portal.get("/")).status_code == 200
 
 
+async def test_a_wrong_current_password_is_audited_and_shown_in_the_log(portal_as, bakery):
+    portal = await portal_as(bakery.admin)
+    new = "a much better one"
+    form = {"current_password": "not it at all", "new_password": new, "new_password_repeat": new}
+    refused = await portal.post("/password", form, htmx=False)
+    assert refused.status_code == 422
+    page = await portal.get("/audit?action=auth.password_failed")
+    html = await page.get_data(as_text=True)
+    assert '<option value="auth.password_failed" selected' in html
+    assert html.count("Passwortänderung fehlgeschlagen") == 2  # the filter and the one entry
+    assert "invalid_credentials" in html
+
+
 async def test_manifest_makes_an_installable_app(client):
     response = await client.get("/manifest.webmanifest")
     body = await response.get_json()

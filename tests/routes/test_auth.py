@@ -195,6 +195,12 @@ async def test_a_refused_password_change_names_the_field(login_as, bakery):
     assert await error_code(await client.post("/auth/password", json=wrong)) == (
         "invalid_credentials"
     )
+    entry = await database.get(AuditEntry.select().order_by(AuditEntry.id.desc()))
+    assert (entry.action, entry.outcome, entry.target) == (
+        "auth.password_failed",
+        "invalid_credentials",
+        f"user:{bakery.admin.id}",
+    )
 
 
 async def test_password_change_needs_a_session(client):

@@ -16,7 +16,7 @@ from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.models.user import Session, User, start_session
 from sentra_tunnel.security import token_hash
 from sentra_tunnel.services.sessions import authenticate, change_own_password
-from tests.support.api import PASSWORD
+from tests.support.api import PASSWORD, audit_rows
 
 NEW_PASSWORD = "a much longer secret 42"
 
@@ -111,5 +111,15 @@ async def test_the_wrong_current_password_changes_nothing(signed_in, bakery):
             await change_own_password(bakery.admin, "wrong one", NEW_PASSWORD)
     assert refused.value.code == "invalid_credentials"
     assert len(await _sessions(bakery.admin)) == 2
+    entries = await audit_rows(AuditEntry.select())
+    assert [(e.action, e.outcome, e.actor, e.target, e.tenant_id) for e in entries] == [
+        (
+            "auth.password_failed",
+            "invalid_credentials",
+            "bakery-admin",
+            f"user:{bakery.admin.id}",
+            bakery.tenant.id,
+        )
+    ]
     stored = await User.aget_by_id(bakery.admin.id)
     assert bcrypt.checkpw(PASSWORD.encode(), stored.password_hash.encode())
