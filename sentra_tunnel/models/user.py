@@ -203,13 +203,19 @@ async def load_session(raw: str, *, idle: timedelta, lifetime: timedelta) -> Ses
     return session
 
 
-async def session_user(session_id: str) -> User | None:
+async def session_user(session_id: str, *, lifetime: timedelta) -> User | None:
     """The user of the session with this stored id, read now past every cache; None once the
-    session ended (logout, reset, deletion) or the user is disabled."""
+    session ended (logout, reset, deletion, older than `lifetime`) or the user is disabled.
+
+    No idle check: an open live page is the session in use."""
     query = (
         Session.select(Session, User)
         .join(User)
-        .where(Session.id == session_id, User.disabled == False)  # noqa: E712
+        .where(
+            Session.id == session_id,
+            Session.created_at > utcnow() - lifetime,
+            User.disabled == False,  # noqa: E712
+        )
     )
     session = await database.first(query)
     return None if session is None else session.user

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from quart import (
     Blueprint,
@@ -95,6 +96,7 @@ class DoorStream:
         self.door_id = door_id
         self.viewer = Viewer.of(user)
         self.registered: dict[int, bool] = {}  # door id → registered, as the page shows it
+        self.lifetime = timedelta(seconds=current_app.config["SETTINGS"].session_lifetime)
 
     def accepts(self, event: dict) -> bool:
         if event.get("type") == USER_CHANGED:
@@ -148,7 +150,7 @@ class DoorStream:
     async def rescope(self) -> bool | None:
         """Re-read the session and its user past every cache: None when the stream must end
         (session ended, user disabled or deleted), else whether the user's access changed."""
-        user = await session_user(self.session_id)
+        user = await session_user(self.session_id, lifetime=self.lifetime)
         if user is None:
             return None
         viewer = self.viewer.rescoped(user)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 
 from sentra_tunnel.db import database
+from sentra_tunnel.models.base import utcnow
 from sentra_tunnel.models.user import Session, session_cache
 from sentra_tunnel.portal import stream
 from sentra_tunnel.tunnel.broker import device_event
@@ -188,3 +190,22 @@ async def test_a_busy_stream_still_rechecks_its_session(
         await publish(app, bakery_door)  # sent the moment the last one arrived: never quiet
         message = await busy.next()
     assert message is None, "the stream outlived its session"
+
+
+async def test_a_stream_ends_when_its_session_reaches_its_lifetime(
+    app, portal_as, bakery, bakery_door, monkeypatch
+):
+    """However busy the page, a session older than SESSION_LIFETIME ends its streams."""
+    monkeypatch.setattr(stream, "KEEPALIVE_S", 0.3)
+    [busy] = await open_streams(await portal_as(bakery.staff))
+    lifetime_s = app.config["SETTINGS"].session_lifetime
+    born = utcnow() - timedelta(seconds=lifetime_s + 60)
+    await database.run(
+        Session.update(created_at=born).where(Session.user == bakery.staff.id).execute
+    )
+    deadline = time.monotonic() + WAIT_S
+    message = ""
+    while message is not None and time.monotonic() < deadline:
+        await publish(app, bakery_door)
+        message = await busy.next()
+    assert message is None, "the stream outlived its session's lifetime"
