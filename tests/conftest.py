@@ -64,19 +64,25 @@ async def superadmin_client(login_as, superadmin) -> ApiClient:
 
 
 @pytest.fixture
-async def bakery(app):
+async def tenant(app):
     return await make_tenant("Bakery")
 
 
 @pytest.fixture
-async def kiosk(app):
+async def other_tenant(app):
     """A second tenant, for isolation tests."""
     return await make_tenant("Kiosk")
 
 
 @pytest.fixture
-async def admin_client(login_as, bakery) -> ApiClient:
-    return await login_as(bakery.admin)
+async def admin_client(login_as, tenant) -> ApiClient:
+    return await login_as(tenant.admin)
+
+
+@pytest.fixture
+async def staff_client(login_as, tenant) -> ApiClient:
+    """The tenant's staff user, limited to shop_a."""
+    return await login_as(tenant.staff)
 
 
 @pytest.fixture

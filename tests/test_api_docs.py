@@ -33,7 +33,7 @@ async def production(app_with):
     return await app_with(debug=False)
 
 
-async def test_in_production_the_docs_need_a_login(production, bakery):
+async def test_in_production_the_docs_need_a_login(production, tenant):
     anonymous = production.test_client()
     response = await anonymous.get("/openapi.json")
     assert response.status_code == 401

@@ -24,7 +24,7 @@ def test_exactly_the_views_answering_with_a_secret_are_found(app):
     assert found == SECRET_VIEWS
 
 
-async def test_login_and_me_hand_out_the_csrf_token_uncached(client, bakery):
+async def test_login_and_me_hand_out_the_csrf_token_uncached(client, tenant):
     login = await client.login("bakery-admin")
     assert login.status_code == 200 and no_store(login)
     me = await client.get("/auth/me")
@@ -32,9 +32,9 @@ async def test_login_and_me_hand_out_the_csrf_token_uncached(client, bakery):
     assert not no_store(await client.get("/api/devices"))  # nothing secret, cacheable as before
 
 
-async def test_device_tokens_and_keys_are_handed_out_uncached(admin_client, client, bakery):
+async def test_device_tokens_and_keys_are_handed_out_uncached(admin_client, client, tenant):
     created = await admin_client.post(
-        "/api/devices/create", json={"name": "Door", "shop_id": bakery.shop_a.id}
+        "/api/devices/create", json={"name": "Door", "shop_id": tenant.shop_a.id}
     )
     assert created.status_code == 201 and no_store(created)
     body = await created.get_json()
@@ -46,7 +46,7 @@ async def test_device_tokens_and_keys_are_handed_out_uncached(admin_client, clie
     assert again.status_code == 201 and no_store(again)
 
 
-async def test_every_page_is_uncached_since_its_forms_carry_the_csrf_token(app, bakery):
+async def test_every_page_is_uncached_since_its_forms_carry_the_csrf_token(app, tenant):
     portal = PortalClient(app.test_client())
     assert no_store(await portal.get("/login"))
     await portal.login("bakery-admin")
@@ -56,7 +56,7 @@ async def test_every_page_is_uncached_since_its_forms_carry_the_csrf_token(app, 
         assert page.status_code == 200
         assert no_store(page)
     shown = await portal.post(
-        "/devices", form={"name": "Back door", "shop_id": str(bakery.shop_a.id)}
+        "/devices", form={"name": "Back door", "shop_id": str(tenant.shop_a.id)}
     )
     assert shown.status_code == 201
     assert "reg_" in await shown.get_data(as_text=True)

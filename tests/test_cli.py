@@ -128,8 +128,8 @@ async def test_create_user_refuses_clearly(app, database_env, args, password, me
     assert await Tenant.aget_or_none() is None
 
 
-async def test_reset_password(app, bakery, login_as, database_env):
-    session = await login_as(bakery.staff)
+async def test_reset_password(app, tenant, login_as, database_env):
+    session = await login_as(tenant.staff)
     result = run_cli(
         "reset-password", "bakery-staff", "--password-stdin", env=database_env, stdin=STRONG
     )
@@ -148,9 +148,9 @@ async def test_reset_password(app, bakery, login_as, database_env):
     assert "nobody" in unknown.stderr
 
 
-async def test_audit_verify(app, bakery, login_as, database_env):
-    await login_as(bakery.admin)
-    await login_as(bakery.staff)
+async def test_audit_verify(app, tenant, login_as, database_env):
+    await login_as(tenant.admin)
+    await login_as(tenant.staff)
     result = run_cli("audit-verify", env=database_env)
     assert result.returncode == 0, result.stderr
     assert "intact: 2 entries" in result.stdout

@@ -17,7 +17,7 @@ CROSS_SITE = [
 
 @pytest.mark.parametrize("headers", CROSS_SITE, ids=lambda h: "+".join(h.values()))
 @pytest.mark.parametrize("path", ["/auth/login", "/login"])
-async def test_a_cross_site_login_is_refused_and_logs_nobody_in(client, bakery, headers, path):
+async def test_a_cross_site_login_is_refused_and_logs_nobody_in(client, tenant, headers, path):
     if path == "/login":
         response = await client.client.post(path, form=LOGIN, headers=headers)
     else:
@@ -45,6 +45,6 @@ async def test_a_cross_site_write_with_a_session_is_refused(admin_client):
     ],
     ids=["no browser", "same origin", "typed", "own origin"],
 )
-async def test_own_pages_and_non_browser_clients_still_log_in(client, bakery, headers):
+async def test_own_pages_and_non_browser_clients_still_log_in(client, tenant, headers):
     response = await client.client.post("/auth/login", json=LOGIN, headers=headers)
     assert response.status_code == 200

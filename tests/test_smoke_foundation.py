@@ -9,7 +9,7 @@ async def test_bootstrap_admin_must_change_password(client):
     assert (await response.get_json())["error"]["code"] == "password_change_required"
 
 
-async def test_admin_lists_users_of_own_tenant(admin_client, bakery, kiosk):
+async def test_admin_lists_users_of_own_tenant(admin_client, tenant, other_tenant):
     response = await admin_client.get("/api/users")
     names = {user["username"] for user in (await response.get_json())["users"]}
     assert names == {"bakery-admin", "bakery-staff", "bakery-viewer"}

@@ -89,28 +89,28 @@ def _create_user(server, username: str, tenant: str) -> None:
 @dataclass
 class LiveWorld:
     server: object
-    bakery: LiveApi
-    kiosk: LiveApi
-    bakery_shop: int
-    kiosk_shop: int
+    tenant: LiveApi
+    other_tenant: LiveApi
+    tenant_shop: int
+    other_shop: int
 
 
 @pytest.fixture
 async def live(live_server):
     _create_user(live_server, "bakery-boss", "Bakery")
     _create_user(live_server, "kiosk-boss", "Kiosk")
-    bakery = await LiveApi(live_server.url).login("bakery-boss")
-    kiosk = await LiveApi(live_server.url).login("kiosk-boss")
+    tenant = await LiveApi(live_server.url).login("bakery-boss")
+    other_tenant = await LiveApi(live_server.url).login("kiosk-boss")
     world = LiveWorld(
         live_server,
-        bakery,
-        kiosk,
-        await bakery.create_shop("Bakery Main"),
-        await kiosk.create_shop("Kiosk Main"),
+        tenant,
+        other_tenant,
+        await tenant.create_shop("Bakery Main"),
+        await other_tenant.create_shop("Kiosk Main"),
     )
     yield world
-    await bakery.http.aclose()
-    await kiosk.http.aclose()
+    await tenant.http.aclose()
+    await other_tenant.http.aclose()
 
 
 class RawDevice(ScriptedDevice):

@@ -54,8 +54,8 @@ async def _command(api, device_id, method, name, body=None):
 
 
 async def test_agent_end_to_end(live, tmp_path, start_agent):
-    api, server = live.bakery, live.server
-    device_id, token = await api.create_device(live.bakery_shop)
+    api, server = live.tenant, live.server
+    device_id, token = await api.create_device(live.tenant_shop)
     config_path = tmp_path / "agent.json"
     registered = _register(server, token, config_path)
     assert registered.returncode == 0, registered.stderr

@@ -10,9 +10,9 @@ NEW_PASSWORD = "amber kettle on the windowsill"
 
 
 async def test_no_secret_of_a_full_flow_reaches_the_log(live):
-    api = live.bakery
+    api = live.tenant
     secrets = {"password": PASSWORD, "new password": NEW_PASSWORD, "csrf token": api.csrf}
-    device_id, token = await api.create_device(live.bakery_shop)
+    device_id, token = await api.create_device(live.tenant_shop)
     secrets["registration token"] = token
     api_key = (await api.register(token))["api_key"]
     secrets["api key"] = api_key

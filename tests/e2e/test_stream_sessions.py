@@ -41,7 +41,7 @@ async def close_all(streams) -> None:
 
 async def staff_member(live, username: str, shop_ids: list[int]) -> tuple[int, LiveApi]:
     """A new staff user of the bakery, logged in with the first password changed."""
-    created = await live.bakery.post(
+    created = await live.tenant.post(
         "/api/users",
         json={"username": username, "password": PASSWORD, "role": "staff", "shop_ids": shop_ids},
     )
@@ -53,8 +53,8 @@ async def staff_member(live, username: str, shop_ids: list[int]) -> tuple[int, L
 
 
 async def door(live, shop_id: int) -> RawDevice:
-    device_id, token = await live.bakery.create_device(shop_id)
-    device = RawDevice(live.server.ws_url, (await live.bakery.register(token))["api_key"])
+    device_id, token = await live.tenant.create_device(shop_id)
+    device = RawDevice(live.server.ws_url, (await live.tenant.register(token))["api_key"])
     device.id = device_id
     return device
 
@@ -65,10 +65,10 @@ def status_of(device) -> str:
 
 async def test_logout_ends_all_streams_of_the_session_before_the_next_door_event(live):
     _, staff = await staff_member(live, "night-shift", [])
-    async with await door(live, live.bakery_shop) as device:
+    async with await door(live, live.tenant_shop) as device:
         await device.hello()
         streams = await open_streams(live, staff, STREAMS)
-        [admin_stream] = await open_streams(live, live.bakery, 1)
+        [admin_stream] = await open_streams(live, live.tenant, 1)
         try:
             assert (await staff.post("/auth/logout")).status_code == 204
             await device.send({"type": "event", "event": "state", "data": OPEN_STATE})
@@ -87,18 +87,18 @@ async def test_logout_ends_all_streams_of_the_session_before_the_next_door_event
     ids=["limited to one shop", "disabled"],
 )
 async def test_an_admins_change_ends_that_users_streams_and_no_one_elses(live, change):
-    annex = await live.bakery.create_shop("Bakery Annex")
-    user_id, limited = await staff_member(live, "weekend-help", [live.bakery_shop, annex])
-    _, colleague = await staff_member(live, "day-shift", [live.bakery_shop, annex])
+    annex = await live.tenant.create_shop("Bakery Annex")
+    user_id, limited = await staff_member(live, "weekend-help", [live.tenant_shop, annex])
+    _, colleague = await staff_member(live, "day-shift", [live.tenant_shop, annex])
     async with await door(live, annex) as device:
         await device.hello()
         theirs = await open_streams(live, limited, STREAMS // 5)
         others = await open_streams(live, colleague, STREAMS // 5)
         try:
-            patched = await live.bakery.http.patch(
+            patched = await live.tenant.http.patch(
                 f"/api/users/{user_id}",
-                json=change(live.bakery_shop),
-                headers={"X-CSRF-Token": live.bakery.csrf},
+                json=change(live.tenant_shop),
+                headers={"X-CSRF-Token": live.tenant.csrf},
             )
             assert patched.status_code == 200, patched.text
             await device.send({"type": "event", "event": "state", "data": OPEN_STATE})

@@ -15,17 +15,17 @@ def told(monkeypatch) -> list[int]:
     return heard
 
 
-async def test_ending_a_session_names_its_user_once(bakery, told):
-    raw, _ = await start_session(bakery.staff, "phone")
+async def test_ending_a_session_names_its_user_once(tenant, told):
+    raw, _ = await start_session(tenant.staff, "phone")
     await end_session(raw)
     await end_session(raw)  # gone already: nobody to tell
     await end_session("never-issued")
-    assert told == [bakery.staff.id]
+    assert told == [tenant.staff.id]
 
 
-async def test_ending_all_sessions_saving_and_deleting_name_the_user(bakery, told):
-    await end_sessions_of(bakery.staff.id)
-    bakery.viewer.shop_ids = [bakery.shop_b.id]
-    await bakery.viewer.asave()
-    await bakery.admin.adelete_instance(recursive=True)
-    assert told == [bakery.staff.id, bakery.viewer.id, bakery.admin.id]
+async def test_ending_all_sessions_saving_and_deleting_name_the_user(tenant, told):
+    await end_sessions_of(tenant.staff.id)
+    tenant.viewer.shop_ids = [tenant.shop_b.id]
+    await tenant.viewer.asave()
+    await tenant.admin.adelete_instance(recursive=True)
+    assert told == [tenant.staff.id, tenant.viewer.id, tenant.admin.id]

@@ -64,10 +64,10 @@ async def make_device(world, shop=None, name="Front door", online=True, state=CL
 
 
 @pytest.fixture
-async def bakery_door(bakery):
-    return await make_device(bakery)
+async def tenant_door(tenant):
+    return await make_device(tenant)
 
 
 @pytest.fixture
-async def kiosk_door(kiosk):
-    return await make_device(kiosk, name="Kiosk door")
+async def other_door(other_tenant):
+    return await make_device(other_tenant, name="Kiosk door")

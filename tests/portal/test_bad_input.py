@@ -85,10 +85,10 @@ async def _send(portal, method, path, data):
 @pytest.mark.parametrize("role", ["admin", "staff", "superadmin"])
 @pytest.mark.parametrize(("method", "path", "data"), NASTY, ids=[f"{m} {p}" for m, p, _ in NASTY])
 async def test_nasty_portal_requests_never_fail(
-    portal_as, bakery, superadmin, bakery_door, role, method, path, data
+    portal_as, tenant, superadmin, tenant_door, role, method, path, data
 ):
-    portal = await portal_as(superadmin if role == "superadmin" else getattr(bakery, role))
-    url = path.format(door=bakery_door.id, user=bakery.viewer.id)
+    portal = await portal_as(superadmin if role == "superadmin" else getattr(tenant, role))
+    url = path.format(door=tenant_door.id, user=tenant.viewer.id)
     response = await _send(portal, method, url, data)
     status = response.status_code
     assert status < 500 or status in DEVICE_ERRORS, await response.get_data(as_text=True)
@@ -104,6 +104,6 @@ async def test_nasty_portal_requests_never_fail(
         {},
     ],
 )
-async def test_nasty_logins_never_fail(client, bakery, form):
+async def test_nasty_logins_never_fail(client, tenant, form):
     response = await client.client.post("/login", form=form)
     assert response.status_code < 500, await response.get_data(as_text=True)

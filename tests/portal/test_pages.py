@@ -20,19 +20,19 @@ LOWEST_ROLE = {
 ROLE_ORDER = ["viewer", "staff", "admin", "superadmin"]
 
 
-def world_user(role, bakery, superadmin):
+def world_user(role, tenant, superadmin):
     return {
-        "viewer": bakery.viewer,
-        "staff": bakery.staff,
-        "admin": bakery.admin,
+        "viewer": tenant.viewer,
+        "staff": tenant.staff,
+        "admin": tenant.admin,
         "superadmin": superadmin,
     }[role]
 
 
 @pytest.mark.parametrize("role", ROLE_ORDER)
-async def test_pages_answer_by_role(portal_as, bakery, superadmin, bakery_door, role):
-    portal = await portal_as(world_user(role, bakery, superadmin))
-    for path in PAGES + [f"/doors/{bakery_door.id}"]:
+async def test_pages_answer_by_role(portal_as, tenant, superadmin, tenant_door, role):
+    portal = await portal_as(world_user(role, tenant, superadmin))
+    for path in PAGES + [f"/doors/{tenant_door.id}"]:
         response = await portal.get(path)
         allowed = ROLE_ORDER.index(role) >= ROLE_ORDER.index(LOWEST_ROLE.get(path, "viewer"))
         assert response.status_code == (200 if allowed else 403), path
@@ -47,8 +47,8 @@ async def test_without_login_pages_redirect_to_login(client):
     assert htmx.headers["HX-Redirect"].startswith("/login")
 
 
-async def test_same_url_gives_fragment_to_htmx(portal_as, bakery, bakery_door):
-    portal = await portal_as(bakery.staff)
+async def test_same_url_gives_fragment_to_htmx(portal_as, tenant, tenant_door):
+    portal = await portal_as(tenant.staff)
     page = await portal.get("/")
     fragment = await portal.get("/", htmx=True)
     page_html, fragment_html = (
@@ -61,20 +61,20 @@ async def test_same_url_gives_fragment_to_htmx(portal_as, bakery, bakery_door):
     assert fragment.headers["Vary"] == page.headers["Vary"] == "HX-Request"
 
 
-async def test_viewer_sees_no_open_button(portal_as, bakery, bakery_door):
-    portal = await portal_as(bakery.viewer)
+async def test_viewer_sees_no_open_button(portal_as, tenant, tenant_door):
+    portal = await portal_as(tenant.viewer)
     html = await (await portal.get("/")).get_data(as_text=True)
     assert "Front door" in html and "data-open-button" not in html
 
 
-async def test_body_carries_the_csrf_header_for_htmx(portal_as, bakery):
-    portal = await portal_as(bakery.admin)
+async def test_body_carries_the_csrf_header_for_htmx(portal_as, tenant):
+    portal = await portal_as(tenant.admin)
     html = await (await portal.get("/")).get_data(as_text=True)
     assert f'hx-headers:inherited=\'{{"X-CSRF-Token": "{portal.csrf_token}"}}\'' in html
 
 
-async def test_english_by_setting_and_by_browser(portal_as, bakery):
-    portal = await portal_as(bakery.admin)
+async def test_english_by_setting_and_by_browser(portal_as, tenant):
+    portal = await portal_as(tenant.admin)
     english = await portal.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert '<h1 class="page-title">Doors</h1>' in await english.get_data(as_text=True)
     await portal.post("/account/language", {"language": "de"}, htmx=False)
@@ -88,10 +88,10 @@ async def test_wrong_password_says_so(client):
     assert "Benutzername oder Passwort falsch." in await response.get_data(as_text=True)
 
 
-async def test_forced_password_change_is_the_only_page(app, bakery):
+async def test_forced_password_change_is_the_only_page(app, tenant):
     from tests.portal.conftest import PortalClient
 
-    newbie = await make_user("newbie", "staff", bakery.tenant, must_change=True)
+    newbie = await make_user("newbie", "staff", tenant.id, must_change=True)
     portal = PortalClient(app.test_client())
     response = await portal.login(newbie.username)
     assert response.headers["Location"] == "/password"
@@ -116,8 +116,8 @@ async def test_forced_password_change_is_the_only_page(app, bakery):
     assert (await portal.get("/")).status_code == 200
 
 
-async def test_a_wrong_current_password_is_audited_and_shown_in_the_log(portal_as, bakery):
-    portal = await portal_as(bakery.admin)
+async def test_a_wrong_current_password_is_audited_and_shown_in_the_log(portal_as, tenant):
+    portal = await portal_as(tenant.admin)
     new = "a much better one"
     form = {"current_password": "not it at all", "new_password": new, "new_password_repeat": new}
     refused = await portal.post("/password", form, htmx=False)

@@ -25,10 +25,10 @@ async def next_message(generator, timeout=2.0) -> str:
     return await asyncio.wait_for(generator.__anext__(), timeout)
 
 
-async def test_stream_starts_with_every_visible_door(app, bakery, kiosk):
-    own = await make_device(bakery)
-    await make_device(kiosk, name="Kiosk door")
-    _, generator, context = await open_stream(app, bakery.admin)
+async def test_stream_starts_with_every_visible_door(app, tenant, other_tenant):
+    own = await make_device(tenant)
+    await make_device(other_tenant, name="Kiosk door")
+    _, generator, context = await open_stream(app, tenant.admin)
     assert (await next_message(generator)).startswith("retry: ")
     first = await next_message(generator)
     assert f'id="door-{own.id}"' in first and "Kiosk door" not in first
@@ -38,12 +38,12 @@ async def test_stream_starts_with_every_visible_door(app, bakery, kiosk):
     await context.pop()
 
 
-async def test_stream_forwards_only_visible_events(app, bakery, kiosk, monkeypatch):
+async def test_stream_forwards_only_visible_events(app, tenant, other_tenant, monkeypatch):
     monkeypatch.setattr(stream, "KEEPALIVE_S", 0.2)
-    own = await make_device(bakery)
-    other = await make_device(kiosk, name="Kiosk door")
-    elsewhere = await make_device(bakery, shop=bakery.shop_b, name="Shop B door")
-    _, generator, context = await open_stream(app, bakery.staff)  # staff: shop A only
+    own = await make_device(tenant)
+    other = await make_device(other_tenant, name="Kiosk door")
+    elsewhere = await make_device(tenant, shop=tenant.shop_b, name="Shop B door")
+    _, generator, context = await open_stream(app, tenant.staff)  # staff: shop A only
     await next_message(generator)
     await next_message(generator)
     broker = app.extensions["broker"]
@@ -62,9 +62,9 @@ async def test_stream_forwards_only_visible_events(app, bakery, kiosk, monkeypat
     await context.pop()
 
 
-async def test_a_slow_stream_is_closed(app, bakery, monkeypatch):
-    own = await make_device(bakery)
-    _, generator, context = await open_stream(app, bakery.admin)
+async def test_a_slow_stream_is_closed(app, tenant, monkeypatch):
+    own = await make_device(tenant)
+    _, generator, context = await open_stream(app, tenant.admin)
     await next_message(generator)
     await next_message(generator)
     broker = app.extensions["broker"]
@@ -81,27 +81,27 @@ def stream_queue_size() -> int:
     return SUBSCRIBER_QUEUE_SIZE
 
 
-async def test_one_render_per_language(app, bakery):
-    device = await make_device(bakery)
+async def test_one_render_per_language(app, tenant):
+    device = await make_device(tenant)
     event = device_event(device)
     cache = RenderCache()
     async with app.test_request_context("/events"):
         for language in ("de", "de", "en", "de"):
             i18n.use_language(language)
-            viewer = Viewer.of(bakery.staff)
+            viewer = Viewer.of(tenant.staff)
             await cache.message(
                 event, "door-1-status", "partials/_door_status.html", viewer, door=event["device"]
             )
     assert cache.renders == 2
 
 
-async def test_streams_that_ask_at_once_share_one_render(app, bakery):
+async def test_streams_that_ask_at_once_share_one_render(app, tenant):
     """An event reaches every stream in the same moment: they must not all render it."""
-    device = await make_device(bakery)
+    device = await make_device(tenant)
     event = device_event(device)
     cache = RenderCache()
     async with app.test_request_context("/events"):
-        viewer = Viewer.of(bakery.staff)
+        viewer = Viewer.of(tenant.staff)
         messages = await asyncio.gather(
             *(
                 cache.message(

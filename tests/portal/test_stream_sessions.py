@@ -71,21 +71,21 @@ async def publish(app, device) -> dict:
     return event
 
 
-async def test_logout_ends_that_sessions_streams_at_once(app, portal_as, bakery, bakery_door):
-    phone = await portal_as(bakery.staff)
-    tablet = await portal_as(bakery.staff)  # the same user, another session
+async def test_logout_ends_that_sessions_streams_at_once(app, portal_as, tenant, tenant_door):
+    phone = await portal_as(tenant.staff)
+    tablet = await portal_as(tenant.staff)  # the same user, another session
     phone_streams = await open_streams(phone, 3)
     [tablet_stream] = await open_streams(tablet)
     assert (await phone.post("/logout", htmx=False)).status_code == 303
     assert [await s.ended() for s in phone_streams] == [True] * 3
-    await publish(app, bakery_door)
-    assert f"door-{bakery_door.id}-status" in await tablet_stream.next()
+    await publish(app, tenant_door)
+    assert f"door-{tenant_door.id}-status" in await tablet_stream.next()
     await tablet_stream.close()
 
 
-async def test_a_stream_without_a_session_answers_401_so_the_browser_backs_off(portal_as, bakery):
+async def test_a_stream_without_a_session_answers_401_so_the_browser_backs_off(portal_as, tenant):
     """A redirect to the login page would be followed by fetch and read as an empty stream."""
-    phone = await portal_as(bakery.staff)
+    phone = await portal_as(tenant.staff)
     [opened] = await open_streams(phone)
     assert (await phone.post("/logout", htmx=False)).status_code == 303
     assert await opened.ended()
@@ -105,54 +105,54 @@ async def test_a_stream_without_a_session_answers_401_so_the_browser_backs_off(p
     ids=["disabled", "shops", "role", "password reset"],
 )
 async def test_an_admins_change_ends_that_users_streams_only(
-    app, portal_as, login_as, bakery, bakery_door, change
+    app, portal_as, login_as, tenant, tenant_door, change
 ):
-    staff_streams = await open_streams(await portal_as(bakery.staff), 2)
-    [viewer_stream] = await open_streams(await portal_as(bakery.viewer))
-    admin = await login_as(bakery.admin)
-    response = await admin.patch(f"/api/users/{bakery.staff.id}", json=change(bakery))
+    staff_streams = await open_streams(await portal_as(tenant.staff), 2)
+    [viewer_stream] = await open_streams(await portal_as(tenant.viewer))
+    admin = await login_as(tenant.admin)
+    response = await admin.patch(f"/api/users/{tenant.staff.id}", json=change(tenant))
     assert response.status_code == 200, await response.get_data(as_text=True)
     assert [await s.ended() for s in staff_streams] == [True, True]
-    await publish(app, bakery_door)
+    await publish(app, tenant_door)
     # Another user's change is not theirs: no state again, just the door.
-    assert f'hx-target="#door-{bakery_door.id}-status"' in await viewer_stream.next()
+    assert f'hx-target="#door-{tenant_door.id}-status"' in await viewer_stream.next()
     await viewer_stream.close()
 
 
-async def test_deleting_a_user_ends_their_streams(portal_as, login_as, bakery):
-    streams = await open_streams(await portal_as(bakery.staff), 2)
-    admin = await login_as(bakery.admin)
-    assert (await admin.delete(f"/api/users/{bakery.staff.id}")).status_code == 204
+async def test_deleting_a_user_ends_their_streams(portal_as, login_as, tenant):
+    streams = await open_streams(await portal_as(tenant.staff), 2)
+    admin = await login_as(tenant.admin)
+    assert (await admin.delete(f"/api/users/{tenant.staff.id}")).status_code == 204
     assert [await s.ended() for s in streams] == [True, True]
 
 
 async def test_own_password_change_ends_the_other_sessions_streams_and_this_browser_stays_live(
-    app, portal_as, bakery, bakery_door
+    app, portal_as, tenant, tenant_door
 ):
-    phone = await portal_as(bakery.staff)
+    phone = await portal_as(tenant.staff)
     [first] = await open_streams(phone)  # kept, or ended with a rotated session id: both right
-    [elsewhere] = await open_streams(await portal_as(bakery.staff))
+    [elsewhere] = await open_streams(await portal_as(tenant.staff))
     new = "a much longer secret 42"
     form = {"current_password": PASSWORD, "new_password": new, "new_password_repeat": new}
     assert (await phone.post("/password", form)).status_code == 200
     assert await elsewhere.ended()
     [here] = await open_streams(phone)  # the page's reconnect, with the cookie it has now
-    await publish(app, bakery_door)
-    assert f'hx-target="#door-{bakery_door.id}-status"' in await here.next()
+    await publish(app, tenant_door)
+    assert f'hx-target="#door-{tenant_door.id}-status"' in await here.next()
     await asyncio.gather(here.close(), first.close())
 
 
 async def test_a_narrowed_user_gets_the_narrower_state_and_no_event_beyond_it(
-    app, portal_as, bakery
+    app, portal_as, tenant
 ):
     """A change that keeps the session (the model's one save) re-scopes the stream: the doors
     now out of sight disappear, events queued for them before the change are dropped, and the
     render of the wider view is not served again."""
-    door_a = await make_device(bakery, name="Shop A door")
-    door_b = await make_device(bakery, shop=bakery.shop_b, name="Shop B door")
-    user = bakery.admin
+    door_a = await make_device(tenant, name="Shop A door")
+    door_b = await make_device(tenant, shop=tenant.shop_b, name="Shop B door")
+    user = tenant.admin
     [opened] = await open_streams(await portal_as(user))
-    user.role, user.shop_ids = "viewer", [bakery.shop_a.id]
+    user.role, user.shop_ids = "viewer", [tenant.shop_a.id]
     await user.asave()
     await publish(app, door_b)  # queued before the stream has re-read its user
     await publish(app, door_a)
@@ -164,48 +164,48 @@ async def test_a_narrowed_user_gets_the_narrower_state_and_no_event_beyond_it(
 
 
 async def test_a_demoted_user_is_not_served_the_cached_render_of_their_old_role(
-    app, portal_as, bakery, bakery_door
+    app, portal_as, tenant, tenant_door
 ):
-    user = bakery.admin
+    user = tenant.admin
     [opened] = await open_streams(await portal_as(user))  # its render of the doors is cached
     user.role, user.shop_ids = "viewer", []  # the same doors, fewer rights
     await user.asave()
     state = await opened.next()
-    assert f'id="door-{bakery_door.id}"' in state and "data-open-button" not in state
+    assert f'id="door-{tenant_door.id}"' in state and "data-open-button" not in state
     await opened.close()
 
 
 async def test_a_busy_stream_still_rechecks_its_session(
-    app, portal_as, bakery, bakery_door, monkeypatch
+    app, portal_as, tenant, tenant_door, monkeypatch
 ):
     """A session ended in another process sends no event here: the stream finds out by itself
     within KEEPALIVE_S, even while door events never let it fall quiet."""
     monkeypatch.setattr(stream, "KEEPALIVE_S", 0.3)
-    [busy] = await open_streams(await portal_as(bakery.staff))
-    await database.run(Session.delete().where(Session.user == bakery.staff.id).execute)
+    [busy] = await open_streams(await portal_as(tenant.staff))
+    await database.run(Session.delete().where(Session.user == tenant.staff.id).execute)
     session_cache.clear()
     deadline = time.monotonic() + WAIT_S
     message = ""
     while message is not None and time.monotonic() < deadline:
-        await publish(app, bakery_door)  # sent the moment the last one arrived: never quiet
+        await publish(app, tenant_door)  # sent the moment the last one arrived: never quiet
         message = await busy.next()
     assert message is None, "the stream outlived its session"
 
 
 async def test_a_stream_ends_when_its_session_reaches_its_lifetime(
-    app, portal_as, bakery, bakery_door, monkeypatch
+    app, portal_as, tenant, tenant_door, monkeypatch
 ):
     """However busy the page, a session older than SESSION_LIFETIME ends its streams."""
     monkeypatch.setattr(stream, "KEEPALIVE_S", 0.3)
-    [busy] = await open_streams(await portal_as(bakery.staff))
+    [busy] = await open_streams(await portal_as(tenant.staff))
     lifetime_s = app.config["SETTINGS"].session_lifetime
     born = utcnow() - timedelta(seconds=lifetime_s + 60)
     await database.run(
-        Session.update(created_at=born).where(Session.user == bakery.staff.id).execute
+        Session.update(created_at=born).where(Session.user == tenant.staff.id).execute
     )
     deadline = time.monotonic() + WAIT_S
     message = ""
     while message is not None and time.monotonic() < deadline:
-        await publish(app, bakery_door)
+        await publish(app, tenant_door)
         message = await busy.next()
     assert message is None, "the stream outlived its session's lifetime"

@@ -15,7 +15,7 @@ CSV_HEADER = ",".join(f'"{column}"' for column in CSV_COLUMNS)  # every cell quo
 
 
 @pytest.fixture
-async def entries(bakery) -> list[int]:
+async def entries(tenant) -> list[int]:
     """Five entries of the bakery, oldest first; ids returned in that order."""
     ids = []
     for number in range(5):
@@ -23,7 +23,7 @@ async def entries(bakery) -> list[int]:
             "user.update" if number % 2 else "shop.create",
             actor="bakery-admin",
             target=f"user:{number}",
-            tenant_id=bakery.tenant.id,
+            tenant_id=tenant.id,
             ip="198.51.100.4",
             details={"n": number},
         )
@@ -37,7 +37,7 @@ async def entries_at(client, query: str = "") -> list[dict]:
     return (await response.get_json())["entries"]
 
 
-async def test_newest_first_with_every_field(admin_client, bakery, entries):
+async def test_newest_first_with_every_field(admin_client, tenant, entries):
     listed = await entries_at(admin_client)
     ours = [entry for entry in listed if entry["action"] != "auth.login"]
     assert [entry["id"] for entry in ours] == entries[::-1]
@@ -62,7 +62,7 @@ async def test_newest_first_with_every_field(admin_client, bakery, entries):
         "ok",
     )
     assert newest["details"] == {"n": 4}
-    assert newest["tenant_id"] == bakery.tenant.id
+    assert newest["tenant_id"] == tenant.id
 
 
 async def test_limit_and_before_page_through(admin_client, entries):
@@ -88,24 +88,22 @@ async def test_action_filter(admin_client, entries):
     assert await entries_at(admin_client, "?action=tenant.create") == []
 
 
-async def test_device_filter(admin_client, bakery):
+async def test_device_filter(admin_client, tenant):
     from sentra_tunnel.models.device import Device
 
-    door = await Device.acreate(tenant=bakery.tenant, shop=bakery.shop_a, name="Door")
-    await audit.record(
-        "device.create", actor="x", target=f"device:{door.id}", tenant_id=bakery.tenant.id
-    )
-    await audit.record("device.create", actor="x", target="device:999", tenant_id=bakery.tenant.id)
+    door = await Device.acreate(tenant=tenant.id, shop=tenant.shop_a, name="Door")
+    await audit.record("device.create", actor="x", target=f"device:{door.id}", tenant_id=tenant.id)
+    await audit.record("device.create", actor="x", target="device:999", tenant_id=tenant.id)
     listed = await entries_at(admin_client, f"?device_id={door.id}")
     assert [entry["target"] for entry in listed] == [f"device:{door.id}"]
 
 
-async def test_csv_export(admin_client, bakery, entries):
+async def test_csv_export(admin_client, tenant, entries):
     await audit.record(
         "user.update",
         actor='=HYPERLINK("http://evil")',
         target="+cmd",
-        tenant_id=bakery.tenant.id,
+        tenant_id=tenant.id,
         ip="@home",
         outcome="-1",
         details={"note": "plain"},
@@ -124,20 +122,20 @@ async def test_csv_export(admin_client, bakery, entries):
     assert evil["ip"] == "'@home"
     assert evil["outcome"] == "'-1"
     assert evil["details"] == '{"note": "plain"}'
-    assert evil["tenant_id"] == str(bakery.tenant.id)
+    assert evil["tenant_id"] == str(tenant.id)
     assert evil["ts"].endswith("Z")
     assert [row["id"] for row in rows] == sorted((row["id"] for row in rows), key=int)[::-1]
     for row in rows:
         assert not row["actor"].startswith(("=", "+", "-", "@"))
 
 
-async def test_csv_cells_are_always_quoted_and_guarded_after_every_separator(admin_client, bakery):
+async def test_csv_cells_are_always_quoted_and_guarded_after_every_separator(admin_client, tenant):
     """A German spreadsheet splits on ";": no piece of a cell may start a formula either."""
     await audit.record(
         "auth.login_failed",
         actor="a;=2*21;",
         target="user:x,+SUM(1)|@x",
-        tenant_id=bakery.tenant.id,
+        tenant_id=tenant.id,
     )
     text = (await (await admin_client.get("/api/audit/export.csv")).get_data()).decode()
     first = text.splitlines()[1]
@@ -155,9 +153,9 @@ async def test_csv_export_uses_the_filters(admin_client, entries):
     assert [int(row["id"]) for row in rows] == [entries[3], entries[1]]
 
 
-async def test_superadmin_sees_every_tenant(superadmin_client, bakery, kiosk, entries):
+async def test_superadmin_sees_every_tenant(superadmin_client, tenant, other_tenant, entries):
     await audit.record(
-        "user.update", actor="kiosk-admin", target="user:9", tenant_id=kiosk.tenant.id
+        "user.update", actor="kiosk-admin", target="user:9", tenant_id=other_tenant.id
     )
     listed = await entries_at(superadmin_client)
-    assert {bakery.tenant.id, kiosk.tenant.id} <= {entry["tenant_id"] for entry in listed}
+    assert {tenant.id, other_tenant.id} <= {entry["tenant_id"] for entry in listed}

@@ -20,15 +20,15 @@ async def actions() -> list[str]:
     return [entry.action for entry in entries]
 
 
-async def test_login_with_json_returns_user_and_csrf_token(client, bakery):
+async def test_login_with_json_returns_user_and_csrf_token(client, tenant):
     response = await client.login("bakery-staff")
     assert response.status_code == 200
     body = await response.get_json()
     assert body["csrf_token"]
     assert body["user"]["username"] == "bakery-staff"
     assert body["user"]["role"] == "staff"
-    assert body["user"]["tenant_id"] == bakery.tenant.id
-    assert body["user"]["shop_ids"] == [bakery.shop_a.id]
+    assert body["user"]["tenant_id"] == tenant.id
+    assert body["user"]["shop_ids"] == [tenant.shop_a.id]
     assert body["user"]["must_change_password"] is False
     assert {"id", "username", "role", "tenant_id", "shop_ids", "must_change_password"} <= set(
         body["user"]
@@ -39,7 +39,7 @@ async def test_login_with_json_returns_user_and_csrf_token(client, bakery):
     assert await actions() == ["auth.login"]
 
 
-async def test_login_with_form(app, bakery):
+async def test_login_with_form(app, tenant):
     client = app.test_client()
     response = await client.post(
         "/auth/login", form={"username": "bakery-admin", "password": PASSWORD}
@@ -49,7 +49,7 @@ async def test_login_with_form(app, bakery):
     assert (await client.get("/auth/me")).status_code == 200
 
 
-async def test_wrong_password_and_unknown_user_answer_alike(client, bakery):
+async def test_wrong_password_and_unknown_user_answer_alike(client, tenant):
     wrong = await client.login("bakery-admin", "not the password")
     unknown = await client.login("nobody-here", "not the password")
     assert wrong.status_code == unknown.status_code == 401
@@ -61,8 +61,8 @@ async def test_wrong_password_and_unknown_user_answer_alike(client, bakery):
         ("auth.login_failed", "invalid_credentials", "bakery-admin"),
         ("auth.login_failed", "invalid_credentials", "nobody-here"),
     ]
-    assert entries[0].target == f"user:{bakery.admin.id}"
-    assert entries[0].tenant_id == bakery.tenant.id
+    assert entries[0].target == f"user:{tenant.admin.id}"
+    assert entries[0].tenant_id == tenant.id
 
 
 async def test_me_without_session_is_401(client):
@@ -71,7 +71,7 @@ async def test_me_without_session_is_401(client):
     assert await error_code(response) == "not_authenticated"
 
 
-async def test_logout_kills_the_session_server_side(app, bakery):
+async def test_logout_kills_the_session_server_side(app, tenant):
     client = ApiClient(app.test_client())
     login = await client.login("bakery-admin")
     cookie = session_cookie(login)
@@ -84,7 +84,7 @@ async def test_logout_kills_the_session_server_side(app, bakery):
     assert await actions() == ["auth.login", "auth.logout"]
 
 
-async def test_copied_cookie_works_before_logout(app, bakery):
+async def test_copied_cookie_works_before_logout(app, tenant):
     """The counterpart of the replay test above: the copy does work while the session lives."""
     login = await ApiClient(app.test_client()).login("bakery-admin")
     replay = await app.test_client().get(
@@ -107,7 +107,7 @@ def later(monkeypatch):
     return move
 
 
-async def test_a_session_left_unused_for_the_idle_time_ends(client, bakery, later):
+async def test_a_session_left_unused_for_the_idle_time_ends(client, tenant, later):
     """Idle 12 h by default: each use restarts the clock, a longer pause ends the session."""
     await client.login("bakery-admin")
     for hours in (11, 22):  # 22 h after the login, but never 12 h unused
@@ -118,7 +118,7 @@ async def test_a_session_left_unused_for_the_idle_time_ends(client, bakery, late
     assert await database.count(Session.select()) == 0
 
 
-async def test_a_session_ends_at_its_lifetime_however_busy(client, bakery, later):
+async def test_a_session_ends_at_its_lifetime_however_busy(client, tenant, later):
     """7 days by default since the login, even when used an hour before."""
     await client.login("bakery-admin")
     for hours in range(10, 168, 10):
@@ -142,13 +142,13 @@ async def test_the_session_times_are_settings_and_the_cookie_lives_as_long(app_w
     assert (await client.get("/auth/me")).status_code == 401
 
 
-async def test_the_default_cookie_lives_seven_days(client, bakery):
+async def test_the_default_cookie_lives_seven_days(client, tenant):
     response = await client.login("bakery-admin")
     assert f"Max-Age={7 * 86400}" in response.headers["Set-Cookie"]
 
 
-async def test_a_password_change_gives_this_browser_a_new_session_id(app, login_as, bakery):
-    this = await login_as(bakery.admin)
+async def test_a_password_change_gives_this_browser_a_new_session_id(app, login_as, tenant):
+    this = await login_as(tenant.admin)
     old_cookie = session_cookie(await this.login("bakery-admin"))
     response = await this.post(
         "/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
@@ -166,9 +166,9 @@ async def test_a_password_change_gives_this_browser_a_new_session_id(app, login_
     assert (await this.post("/auth/logout")).status_code == 204
 
 
-async def test_password_change_ends_other_sessions_only(login_as, bakery):
-    this = await login_as(bakery.admin)
-    other = await login_as(bakery.admin)
+async def test_password_change_ends_other_sessions_only(login_as, tenant):
+    this = await login_as(tenant.admin)
+    other = await login_as(tenant.admin)
     response = await this.post(
         "/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     )
@@ -181,8 +181,8 @@ async def test_password_change_ends_other_sessions_only(login_as, bakery):
     assert "auth.password" in await actions()
 
 
-async def test_a_refused_password_change_names_the_field(login_as, bakery):
-    client = await login_as(bakery.admin)
+async def test_a_refused_password_change_names_the_field(login_as, tenant):
+    client = await login_as(tenant.admin)
     response = await client.post(
         "/auth/password", json={"current_password": PASSWORD, "new_password": "short"}
     )
@@ -197,7 +197,7 @@ async def test_a_refused_password_change_names_the_field(login_as, bakery):
     assert (entry.action, entry.outcome, entry.target) == (
         "auth.password_failed",
         "invalid_credentials",
-        f"user:{bakery.admin.id}",
+        f"user:{tenant.admin.id}",
     )
 
 
@@ -258,29 +258,29 @@ async def test_users_created_by_an_admin_must_change_password(admin_client, app)
 )
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 async def test_unsafe_requests_need_the_csrf_token(
-    app, superadmin, bakery, method, path, body, token
+    app, superadmin, tenant, method, path, body, token
 ):
     api = ApiClient(app.test_client())
     await api.login("operator")
     headers = {} if token is None else {"X-CSRF-Token": token}
     call = getattr(api.client, method)
     kwargs = {"json": body} if body is not None else {}
-    response = await call(path.format(id=bakery.staff.id), headers=headers, **kwargs)
+    response = await call(path.format(id=tenant.staff.id), headers=headers, **kwargs)
     assert response.status_code == 403
     assert await error_code(response) == "csrf_failed"
     assert (await api.get("/auth/me")).status_code == 200  # nothing happened, still logged in
-    assert await User.aget_or_none(User.id == bakery.staff.id) is not None
+    assert await User.aget_or_none(User.id == tenant.staff.id) is not None
 
 
-async def test_login_needs_no_csrf_token_even_with_a_session(login_as, bakery):
-    client = await login_as(bakery.admin)
+async def test_login_needs_no_csrf_token_even_with_a_session(login_as, tenant):
+    client = await login_as(tenant.admin)
     response = await client.client.post(
         "/auth/login", json={"username": "bakery-staff", "password": PASSWORD}
     )
     assert response.status_code == 200
 
 
-async def test_session_cookie_flags_in_debug(client, bakery):
+async def test_session_cookie_flags_in_debug(client, tenant):
     response = await client.login("bakery-admin")
     header = response.headers["Set-Cookie"].lower()
     assert "httponly" in header

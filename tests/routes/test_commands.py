@@ -40,8 +40,8 @@ COMMANDS = [
 
 
 @pytest.fixture
-async def device(admin_client, bakery):
-    return await provision(admin_client, bakery.shop_a.id)
+async def device(admin_client, tenant):
+    return await provision(admin_client, tenant.shop_a.id)
 
 
 def _call(api, method, device_id, suffix, body=None):
@@ -161,8 +161,8 @@ RESULTS = {"open": OPENED, "override": STATE, "config": CONFIG, "status": STATE}
 
 
 @pytest.mark.parametrize("role, method, suffix, status", ROLE_MATRIX)
-async def test_role_matrix(app, login_as, bakery, device, role, method, suffix, status):
-    api = await login_as(getattr(bakery, role))
+async def test_role_matrix(app, login_as, tenant, device, role, method, suffix, status):
+    api = await login_as(getattr(tenant, role))
     async with FakeDevice(app, device[1]) as fake:
         await fake.hello()
         body = BODIES.get(suffix) if method == "post" else None
@@ -181,13 +181,15 @@ async def test_role_matrix(app, login_as, bakery, device, role, method, suffix, 
     "method, suffix", [("post", s) for s in BODIES] + [("get", "config"), ("post", "status")]
 )
 async def test_another_tenants_device_is_404_and_nothing_reaches_it(
-    app, admin_client, login_as, kiosk, method, suffix
+    app, admin_client, login_as, other_tenant, method, suffix
 ):
-    kiosk_id, kiosk_key = await provision(await login_as(kiosk.admin), kiosk.shop_a.id)
-    async with FakeDevice(app, kiosk_key) as fake:
+    other_id, other_key = await provision(
+        await login_as(other_tenant.admin), other_tenant.shop_a.id
+    )
+    async with FakeDevice(app, other_key) as fake:
         await fake.hello()
         body = BODIES.get(suffix) if method == "post" else None
-        response = await _call(admin_client, method, kiosk_id, suffix, body)
+        response = await _call(admin_client, method, other_id, suffix, body)
         assert response.status_code == 404
         assert await error_code(response) == "not_found"
         with pytest.raises(TimeoutError):

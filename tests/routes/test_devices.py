@@ -37,8 +37,8 @@ async def _actions(device_id) -> list[tuple[str, str]]:
     return [(e.actor, e.action) for e in await database.list(query.order_by(AuditEntry.id))]
 
 
-async def test_create_gives_a_one_time_token_stored_only_as_hash(admin_client, bakery):
-    response = await _create(admin_client, bakery.shop_a.id)
+async def test_create_gives_a_one_time_token_stored_only_as_hash(admin_client, tenant):
+    response = await _create(admin_client, tenant.shop_a.id)
     assert response.status_code == 201
     body = await response.get_json()
     assert set(body["device"]) == DEVICE_KEYS
@@ -51,8 +51,8 @@ async def test_create_gives_a_one_time_token_stored_only_as_hash(admin_client, b
     assert await _actions(row.id) == [("bakery-admin", "device.create")]
 
 
-async def test_register_returns_a_strong_key_stored_only_as_hash(admin_client, client, bakery):
-    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
+async def test_register_returns_a_strong_key_stored_only_as_hash(admin_client, client, tenant):
+    token = (await (await _create(admin_client, tenant.shop_a.id)).get_json())["registration_token"]
     response = await _register(client, token, hostname="pi-1", agent_version="1.0.0")
     assert response.status_code == 201
     body = await response.get_json()
@@ -66,9 +66,9 @@ async def test_register_returns_a_strong_key_stored_only_as_hash(admin_client, c
     assert (actor, action) == (f"device:{row.id}", "device.register")
 
 
-async def test_register_behind_https_proxy_gives_wss(app, admin_client, bakery):
+async def test_register_behind_https_proxy_gives_wss(app, admin_client, tenant):
     app.config["SETTINGS"] = app.config["SETTINGS"].with_overrides(forwarded_allow_ips=("*",))
-    token = (await (await _create(admin_client, bakery.shop_a.id)).get_json())["registration_token"]
+    token = (await (await _create(admin_client, tenant.shop_a.id)).get_json())["registration_token"]
     response = await app.test_client().post(
         "/api/devices/register",
         json={"token": token},
@@ -91,20 +91,22 @@ async def test_register_rejects_unknown_fields(client):
     "body",
     [{"name": "", "shop_id": 1}, {"name": "x" * 101, "shop_id": 1}, {"name": "A"}, {}],
 )
-async def test_create_validates(admin_client, bakery, body):
+async def test_create_validates(admin_client, tenant, body):
     response = await admin_client.post("/api/devices/create", json=body)
     assert response.status_code == 422
     assert await error_code(response) == "validation_error"
 
 
-async def test_list_and_status_respect_tenant_and_shops(admin_client, login_as, bakery, kiosk):
-    in_a, _ = await provision(admin_client, bakery.shop_a.id, "A door")
-    in_b, _ = await provision(admin_client, bakery.shop_b.id, "B door")
-    kiosk_admin = await login_as(kiosk.admin)
-    other, _ = await provision(kiosk_admin, kiosk.shop_a.id, "Kiosk door")
+async def test_list_and_status_respect_tenant_and_shops(
+    admin_client, login_as, tenant, other_tenant
+):
+    in_a, _ = await provision(admin_client, tenant.shop_a.id, "A door")
+    in_b, _ = await provision(admin_client, tenant.shop_b.id, "B door")
+    other_admin = await login_as(other_tenant.admin)
+    other, _ = await provision(other_admin, other_tenant.shop_a.id, "Kiosk door")
     listed = await (await admin_client.get("/api/devices")).get_json()
     assert {d["id"] for d in listed["devices"]} == {in_a, in_b}
-    viewer = await login_as(bakery.viewer)  # limited to shop A
+    viewer = await login_as(tenant.viewer)  # limited to shop A
     listed = await (await viewer.get("/api/devices")).get_json()
     assert [d["id"] for d in listed["devices"]] == [in_a]
     status = await viewer.get(f"/api/devices/{in_a}/status")
@@ -113,8 +115,8 @@ async def test_list_and_status_respect_tenant_and_shops(admin_client, login_as, 
     assert (await admin_client.get(f"/api/devices/{other}/status")).status_code == 404
 
 
-async def test_reprovision_revoke_and_delete_answer_as_documented(admin_client, client, bakery):
-    device_id, _ = await provision(admin_client, bakery.shop_a.id)
+async def test_reprovision_revoke_and_delete_answer_as_documented(admin_client, client, tenant):
+    device_id, _ = await provision(admin_client, tenant.shop_a.id)
     response = await admin_client.post(f"/api/devices/{device_id}/reprovision")
     assert response.status_code == 201
     body = await response.get_json()
@@ -139,10 +141,10 @@ MANAGE = [
 
 @pytest.mark.parametrize("method, path", MANAGE)
 async def test_staff_and_viewer_cannot_manage_a_visible_device(
-    admin_client, login_as, bakery, method, path
+    admin_client, login_as, tenant, method, path
 ):
-    device_id, _ = await provision(admin_client, bakery.shop_a.id)
-    for user in (bakery.staff, bakery.viewer):
+    device_id, _ = await provision(admin_client, tenant.shop_a.id)
+    for user in (tenant.staff, tenant.viewer):
         api = await login_as(user)
         response = await getattr(api, method)(path.format(id=device_id))
         assert response.status_code == 403, user.username
@@ -155,10 +157,10 @@ async def test_staff_and_viewer_cannot_manage_a_visible_device(
     "method, path", [*MANAGE, ("get", "/api/devices/{id}/status")], ids=lambda v: str(v)
 )
 async def test_another_tenants_device_is_404_and_untouched(
-    app, admin_client, login_as, kiosk, method, path
+    app, admin_client, login_as, other_tenant, method, path
 ):
-    kiosk_admin = await login_as(kiosk.admin)
-    device_id, api_key = await provision(kiosk_admin, kiosk.shop_a.id)
+    other_admin = await login_as(other_tenant.admin)
+    device_id, api_key = await provision(other_admin, other_tenant.shop_a.id)
     async with FakeDevice(app, api_key) as fake:
         await fake.hello()
         response = await getattr(admin_client, method)(path.format(id=device_id))

@@ -68,7 +68,7 @@ def bcrypt_checks(monkeypatch) -> list[bytes]:
 
 
 async def test_a_burst_of_wrong_passwords_reaches_bcrypt_only_up_to_the_limit(
-    app, bakery, bcrypt_checks
+    app, tenant, bcrypt_checks
 ):
     """120 at once for one name (limits 5/minute per account, 30 per address): counting after
     the check let all of them through; counted first, 5 are checked and 115 refused."""

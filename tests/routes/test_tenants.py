@@ -6,12 +6,12 @@ from sentra_tunnel.db import database
 from sentra_tunnel.models.audit import AuditEntry
 
 
-async def test_list_tenants_by_name(superadmin_client, kiosk, bakery):
+async def test_list_tenants_by_name(superadmin_client, other_tenant, tenant):
     response = await superadmin_client.get("/api/tenants")
     assert response.status_code == 200
     assert (await response.get_json())["tenants"] == [
-        {"id": bakery.tenant.id, "name": "Bakery"},
-        {"id": kiosk.tenant.id, "name": "Kiosk"},
+        {"id": tenant.id, "name": "Bakery"},
+        {"id": other_tenant.id, "name": "Kiosk"},
     ]
 
 

@@ -79,9 +79,9 @@ def test_a_refusal_carries_the_devices_own_error():
 
 
 @pytest.fixture
-async def door(admin_client, bakery) -> tuple[int, str]:
+async def door(admin_client, tenant) -> tuple[int, str]:
     """(id, api key) of a registered door in the Bakery's shop A."""
-    return await provision(admin_client, bakery.shop_a.id)
+    return await provision(admin_client, tenant.shop_a.id)
 
 
 async def _entries(name: str) -> list[AuditEntry]:
@@ -97,32 +97,34 @@ async def _refused(acting_as, user, device_id, name, params) -> APIError:
 
 
 async def test_another_tenants_door_is_not_found_before_the_role_is_asked(
-    app, acting_as, login_as, bakery, kiosk
+    app, acting_as, login_as, tenant, other_tenant
 ):
-    kiosk_id, kiosk_key = await provision(await login_as(kiosk.admin), kiosk.shop_a.id)
-    async with FakeDevice(app, kiosk_key) as fake:
+    other_id, other_key = await provision(
+        await login_as(other_tenant.admin), other_tenant.shop_a.id
+    )
+    async with FakeDevice(app, other_key) as fake:
         await fake.hello()
-        for user in (bakery.admin, bakery.viewer):
-            error = await _refused(acting_as, user, kiosk_id, "set_config", {"open_duration_s": 5})
+        for user in (tenant.admin, tenant.viewer):
+            error = await _refused(acting_as, user, other_id, "set_config", {"open_duration_s": 5})
             assert error.code == "not_found"
         with pytest.raises(TimeoutError):
             await fake.receive(timeout=0.2)
     assert await _entries("set_config") == []
 
 
-async def test_a_door_outside_a_staff_users_shops_is_not_found(acting_as, admin_client, bakery):
-    in_b, _ = await provision(admin_client, bakery.shop_b.id, "B door")
-    error = await _refused(acting_as, bakery.staff, in_b, "open", {})
+async def test_a_door_outside_a_staff_users_shops_is_not_found(acting_as, admin_client, tenant):
+    in_b, _ = await provision(admin_client, tenant.shop_b.id, "B door")
+    error = await _refused(acting_as, tenant.staff, in_b, "open", {})
     assert error.code == "not_found"
 
 
 @pytest.mark.parametrize("name", ["open", "override", "set_config"])
 async def test_a_viewer_is_refused_before_anything_is_sent_and_it_is_audited(
-    app, acting_as, bakery, door, name
+    app, acting_as, tenant, door, name
 ):
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
-        error = await _refused(acting_as, bakery.viewer, door[0], name, {})
+        error = await _refused(acting_as, tenant.viewer, door[0], name, {})
         assert error.code == "forbidden"
         with pytest.raises(TimeoutError):
             await fake.receive(timeout=0.2)
@@ -132,15 +134,15 @@ async def test_a_viewer_is_refused_before_anything_is_sent_and_it_is_audited(
         "forbidden",
         f"device:{door[0]}",
     )
-    assert refused.tenant_id == bakery.tenant.id
+    assert refused.tenant_id == tenant.id
 
 
 async def test_invalid_params_send_nothing_and_are_audited_with_the_fields(
-    app, acting_as, bakery, door
+    app, acting_as, tenant, door
 ):
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
-        error = await _refused(acting_as, bakery.admin, door[0], "open", {"duration_s": 0})
+        error = await _refused(acting_as, tenant.admin, door[0], "open", {"duration_s": 0})
         assert error.code == "validation_error"
         with pytest.raises(TimeoutError):
             await fake.receive(timeout=0.2)
@@ -148,29 +150,29 @@ async def test_invalid_params_send_nothing_and_are_audited_with_the_fields(
     assert (refused.outcome, refused.details) == ("validation_error", {"fields": ["duration_s"]})
 
 
-async def test_an_unknown_command_is_not_found(acting_as, bakery, door):
-    error = await _refused(acting_as, bakery.admin, door[0], "self_destruct", {})
+async def test_an_unknown_command_is_not_found(acting_as, tenant, door):
+    error = await _refused(acting_as, tenant.admin, door[0], "self_destruct", {})
     assert (error.status, error.message) == (404, "No such command.")
 
 
-async def test_an_offline_door_is_audited_as_requested_and_offline(acting_as, bakery, door):
-    error = await _refused(acting_as, bakery.staff, door[0], "open", {})
+async def test_an_offline_door_is_audited_as_requested_and_offline(acting_as, tenant, door):
+    error = await _refused(acting_as, tenant.staff, door[0], "open", {})
     assert error.code == "device_offline"
     assert [entry.outcome for entry in await _entries("open")] == ["requested", "device_offline"]
 
 
-async def test_an_answer_is_audited_with_the_same_command_id(app, acting_as, bakery, door):
+async def test_an_answer_is_audited_with_the_same_command_id(app, acting_as, tenant, door):
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
-        async with acting_as(bakery.staff):
-            request = asyncio.ensure_future(run_command(bakery.staff, door[0], "status", {}))
+        async with acting_as(tenant.staff):
+            request = asyncio.ensure_future(run_command(tenant.staff, door[0], "status", {}))
             command = await fake.receive()
             await fake.answer(command, STATE)
             assert await asyncio.wait_for(request, WAIT_S) == STATE
     requested, finished = await _entries("status")
     assert requested.details == {"command_id": command["id"], "params": {}}
     assert (finished.outcome, finished.details["command_id"]) == ("ok", command["id"])
-    assert requested.tenant_id == finished.tenant_id == bakery.tenant.id
+    assert requested.tenant_id == finished.tenant_id == tenant.id
 
 
 async def _answered_with(app, acting_as, user, door, name, params, result):
@@ -197,9 +199,9 @@ MALFORMED = [
     "name, params, result, field", MALFORMED, ids=[f"{m[0]}-{m[3]}" for m in MALFORMED]
 )
 async def test_a_malformed_result_is_a_device_error_and_audited(
-    app, acting_as, bakery, door, name, params, result, field
+    app, acting_as, tenant, door, name, params, result, field
 ):
-    error = await _answered_with(app, acting_as, bakery.staff, door, name, params, result)
+    error = await _answered_with(app, acting_as, tenant.staff, door, name, params, result)
     assert (error.status, error.code) == (502, "device_error")
     detail = error.extra["device_error"]
     assert detail["code"] == "invalid_result" and field in detail["message"]
@@ -209,13 +211,13 @@ async def test_a_malformed_result_is_a_device_error_and_audited(
     assert finished.details["device_error"] == detail
 
 
-async def test_a_result_of_the_contracts_shape_comes_back_normalised(app, acting_as, bakery, door):
+async def test_a_result_of_the_contracts_shape_comes_back_normalised(app, acting_as, tenant, door):
     overridden = {**STATE, "mode": "open", "override_until": "2099-01-01T00:00:00+00:00"}
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
-        async with acting_as(bakery.staff):
+        async with acting_as(tenant.staff):
             request = asyncio.ensure_future(
-                run_command(bakery.staff, door[0], "override", {"mode": "open"})
+                run_command(tenant.staff, door[0], "override", {"mode": "open"})
             )
             await fake.answer(await fake.receive(), overridden)
             result = await asyncio.wait_for(request, WAIT_S)
@@ -224,13 +226,13 @@ async def test_a_result_of_the_contracts_shape_comes_back_normalised(app, acting
 
 @pytest.mark.parametrize("current_key", ["0123456789abcdef", None], ids=["replaced", "revoked"])
 async def test_a_command_reaches_only_a_tunnel_of_the_devices_current_key(
-    app, acting_as, bakery, door, current_key
+    app, acting_as, tenant, door, current_key
 ):
     async with FakeDevice(app, door[1]) as fake:
         await fake.hello()
         # The database moved on while this tunnel stayed up (its close lost, another node).
         await update_device(door[0], key_id=current_key)
-        error = await _refused(acting_as, bakery.staff, door[0], "open", {})
+        error = await _refused(acting_as, tenant.staff, door[0], "open", {})
         assert error.code == "device_offline"
         with pytest.raises(TimeoutError):
             await fake.receive(timeout=0.2)

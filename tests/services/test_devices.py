@@ -39,10 +39,10 @@ async def _actions(device_id) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-async def created(acting_as, bakery):
+async def created(acting_as, tenant):
     """(device, registration token) of a new device in the Bakery's shop A."""
-    async with acting_as(bakery.admin):
-        device, token, _ = await create_device(bakery.admin, "Back door", bakery.shop_a.id)
+    async with acting_as(tenant.admin):
+        device, token, _ = await create_device(tenant.admin, "Back door", tenant.shop_a.id)
     return device, token
 
 
@@ -64,18 +64,18 @@ async def test_create_audits_and_keeps_only_the_token_hash(created):
     assert await _actions(device.id) == [("bakery-admin", "device.create")]
 
 
-async def test_create_in_another_tenants_shop_is_not_found(acting_as, bakery, kiosk):
-    async with acting_as(bakery.admin):
+async def test_create_in_another_tenants_shop_is_not_found(acting_as, tenant, other_tenant):
+    async with acting_as(tenant.admin):
         with pytest.raises(APIError) as refused:
-            await create_device(bakery.admin, "Back door", kiosk.shop_a.id)
+            await create_device(tenant.admin, "Back door", other_tenant.shop_a.id)
     assert (refused.value.status, refused.value.code) == (404, "not_found")
     assert await database.count(Device.select()) == 0
 
 
-async def test_the_platform_operator_creates_in_any_tenant(acting_as, superadmin, kiosk):
+async def test_the_platform_operator_creates_in_any_tenant(acting_as, superadmin, other_tenant):
     async with acting_as(superadmin):
-        device, _, _ = await create_device(superadmin, "Back door", kiosk.shop_b.id)
-    assert device.tenant_id == kiosk.tenant.id
+        device, _, _ = await create_device(superadmin, "Back door", other_tenant.shop_b.id)
+    assert device.tenant_id == other_tenant.id
 
 
 async def test_a_token_is_spent_once(acting_as, created):
@@ -121,12 +121,12 @@ async def test_only_the_exact_key_authenticates(registered, mangle):
     assert await authenticate_key(mangle(api_key)) is None
 
 
-async def test_reprovision_kills_the_key_and_closes_the_tunnel(app, acting_as, bakery, registered):
+async def test_reprovision_kills_the_key_and_closes_the_tunnel(app, acting_as, tenant, registered):
     device, api_key = registered
     async with FakeDevice(app, api_key) as fake:
         await fake.hello()
-        async with acting_as(bakery.admin):
-            token, expires_at = await reprovision_device(bakery.admin, device)
+        async with acting_as(tenant.admin):
+            token, expires_at = await reprovision_device(tenant.admin, device)
         assert await fake.wait_closed(timeout=1) == 4001
     assert expires_at > utcnow()
     assert await authenticate_key(api_key) is None
@@ -135,10 +135,10 @@ async def test_reprovision_kills_the_key_and_closes_the_tunnel(app, acting_as, b
     assert ("bakery-admin", "device.reprovision") in await _actions(device.id)
 
 
-async def test_revoke_kills_the_key_and_the_unused_token(acting_as, bakery, created):
+async def test_revoke_kills_the_key_and_the_unused_token(acting_as, tenant, created):
     device, token = created
-    async with acting_as(bakery.admin):
-        await revoke_device(bakery.admin, device)
+    async with acting_as(tenant.admin):
+        await revoke_device(tenant.admin, device)
     with pytest.raises(APIError):
         await _register(acting_as, token)
     row = await get_device(device.id)
@@ -146,14 +146,14 @@ async def test_revoke_kills_the_key_and_the_unused_token(acting_as, bakery, crea
     assert ("bakery-admin", "device.revoke") in await _actions(device.id)
 
 
-async def test_delete_closes_the_tunnel_and_publishes(app, acting_as, bakery, registered):
+async def test_delete_closes_the_tunnel_and_publishes(app, acting_as, tenant, registered):
     device, api_key = registered
     broker = app.extensions["broker"]
     async with broker.subscribe(lambda event: event["type"] == "device_deleted") as events:
         async with FakeDevice(app, api_key) as fake:
             await fake.hello()
-            async with acting_as(bakery.admin):
-                await delete_device(bakery.admin, device)
+            async with acting_as(tenant.admin):
+                await delete_device(tenant.admin, device)
             assert await fake.wait_closed(timeout=1) == 4001
         event = await asyncio.wait_for(events.next(), WAIT_S)
     assert event == device_deleted_event(device)
@@ -162,8 +162,8 @@ async def test_delete_closes_the_tunnel_and_publishes(app, acting_as, bakery, re
 
 
 @pytest.mark.parametrize("manage", [reprovision_device, revoke_device, delete_device])
-async def test_staff_and_viewers_may_not_manage_a_device(acting_as, bakery, created, manage):
-    for user in (bakery.staff, bakery.viewer):
+async def test_staff_and_viewers_may_not_manage_a_device(acting_as, tenant, created, manage):
+    for user in (tenant.staff, tenant.viewer):
         async with acting_as(user):
             with pytest.raises(APIError) as refused:
                 await manage(user, created[0])
@@ -184,7 +184,7 @@ async def _refused_at_the_door(app, api_key) -> int:
 
 @pytest.mark.parametrize("manage", list(CUTTING_OFF), ids=list(CUTTING_OFF.values()))
 async def test_a_failing_audit_write_still_leaves_the_device_cut_off(
-    app, acting_as, admin_client, bakery, registered, monkeypatch, manage
+    app, acting_as, admin_client, tenant, registered, monkeypatch, manage
 ):
     device, api_key = registered
     failing_action, original = f"device.{CUTTING_OFF[manage]}", audit.record
@@ -197,9 +197,9 @@ async def test_a_failing_audit_write_still_leaves_the_device_cut_off(
     monkeypatch.setattr(audit, "record", failing)
     async with FakeDevice(app, api_key) as fake:
         await fake.hello()
-        async with acting_as(bakery.admin):
+        async with acting_as(tenant.admin):
             with pytest.raises(DatabaseBusy):
-                await manage(bakery.admin, device)
+                await manage(tenant.admin, device)
         assert await fake.wait_closed(timeout=1) == 4001
     assert await authenticate_key(api_key) is None
     assert await _refused_at_the_door(app, api_key) == 401
@@ -224,7 +224,7 @@ def slow_key_kill(monkeypatch):
 
 
 async def test_no_handshake_with_the_old_key_gets_in_while_the_key_dies(
-    app, acting_as, bakery, registered, slow_key_kill, monkeypatch
+    app, acting_as, tenant, registered, slow_key_kill, monkeypatch
 ):
     device, api_key = registered
     reached, released = slow_key_kill
@@ -237,9 +237,9 @@ async def test_no_handshake_with_the_old_key_gets_in_while_the_key_dies(
 
     monkeypatch.setattr(tunnel_http, "authenticate_key", checking)
     # `checked` has passed the key check and not yet said hello when the revocation begins.
-    async with FakeDevice(app, api_key) as checked, acting_as(bakery.admin):
+    async with FakeDevice(app, api_key) as checked, acting_as(tenant.admin):
         await asyncio.wait_for(key_checked.wait(), WAIT_S)
-        revoking = asyncio.ensure_future(revoke_device(bakery.admin, device))
+        revoking = asyncio.ensure_future(revoke_device(tenant.admin, device))
         await asyncio.wait_for(reached.wait(), WAIT_S)
         # The database still holds the key, yet the hub refuses it already.
         assert await _refused_at_the_door(app, api_key) == 401
@@ -254,7 +254,7 @@ async def test_no_handshake_with_the_old_key_gets_in_while_the_key_dies(
 
 
 async def test_failed_registrations_are_audited_with_the_address_and_never_the_token(
-    acting_as, bakery, created
+    acting_as, tenant, created
 ):
     device, token = created
     await _register(acting_as, token)
@@ -271,7 +271,7 @@ async def test_failed_registrations_are_audited_with_the_address_and_never_the_t
     assert "reg_" not in stored and "nonsense" not in stored
 
 
-async def test_an_expired_token_is_audited_in_the_devices_tenant(acting_as, bakery, created):
+async def test_an_expired_token_is_audited_in_the_devices_tenant(acting_as, tenant, created):
     device, token = created
     expired = utcnow() - timedelta(seconds=1)
     await update_device(device.id, registration_expires_at=expired)
@@ -281,6 +281,6 @@ async def test_an_expired_token_is_audited_in_the_devices_tenant(acting_as, bake
     [entry] = await audit_rows(query)
     assert (entry.target, entry.tenant_id, entry.details) == (
         f"device:{device.id}",
-        bakery.tenant.id,
+        tenant.id,
         {"reason": "expired"},
     )

@@ -21,12 +21,12 @@ from tests.support.api import PASSWORD, audit_rows
 NEW_PASSWORD = "a much longer secret 42"
 
 
-async def test_the_right_password_finds_the_user_whatever_the_case(acting_as, bakery):
+async def test_the_right_password_finds_the_user_whatever_the_case(acting_as, tenant):
     async with acting_as():
-        assert (await authenticate(" Bakery-Admin ", PASSWORD)).id == bakery.admin.id
+        assert (await authenticate(" Bakery-Admin ", PASSWORD)).id == tenant.admin.id
 
 
-async def test_failed_logins_look_alike_and_are_audited(acting_as, bakery):
+async def test_failed_logins_look_alike_and_are_audited(acting_as, tenant):
     async with acting_as():
         for username in ("bakery-admin", "nobody-here"):
             with pytest.raises(APIError) as refused:
@@ -37,14 +37,14 @@ async def test_failed_logins_look_alike_and_are_audited(acting_as, bakery):
             )
     entries = await database.list(AuditEntry.select().order_by(AuditEntry.id))
     assert [(e.action, e.actor, e.target, e.tenant_id) for e in entries] == [
-        ("auth.login_failed", "bakery-admin", f"user:{bakery.admin.id}", bakery.tenant.id),
+        ("auth.login_failed", "bakery-admin", f"user:{tenant.admin.id}", tenant.id),
         ("auth.login_failed", "nobody-here", "username:nobody-here", None),
     ]
 
 
-async def test_a_disabled_user_cannot_log_in(acting_as, bakery):
-    bakery.staff.disabled = True
-    await bakery.staff.asave()
+async def test_a_disabled_user_cannot_log_in(acting_as, tenant):
+    tenant.staff.disabled = True
+    await tenant.staff.asave()
     async with acting_as():
         with pytest.raises(APIError) as refused:
             await authenticate("bakery-staff", PASSWORD)
@@ -69,19 +69,19 @@ async def _sessions(user) -> list[str]:
     return [s.id for s in await database.list(Session.select().where(Session.user == user.id))]
 
 
-async def test_a_change_ends_every_session_and_this_browser_gets_a_new_one(signed_in, bakery):
-    await start_session(bakery.admin, "another phone")
-    async with signed_in(bakery.admin) as old:
-        await change_own_password(bakery.admin, PASSWORD, NEW_PASSWORD)
+async def test_a_change_ends_every_session_and_this_browser_gets_a_new_one(signed_in, tenant):
+    await start_session(tenant.admin, "another phone")
+    async with signed_in(tenant.admin) as old:
+        await change_own_password(tenant.admin, PASSWORD, NEW_PASSWORD)
         new = g.session
-        assert (new.user_id, new.csrf_token) == (bakery.admin.id, old.csrf_token)
+        assert (new.user_id, new.csrf_token) == (tenant.admin.id, old.csrf_token)
         assert current_user.auth_id and token_hash(current_user.auth_id) == new.id
     assert new.id != old.id
-    assert await _sessions(bakery.admin) == [new.id]
-    stored = await User.aget_by_id(bakery.admin.id)
+    assert await _sessions(tenant.admin) == [new.id]
+    stored = await User.aget_by_id(tenant.admin.id)
     assert bcrypt.checkpw(NEW_PASSWORD.encode(), stored.password_hash.encode())
     entry = await database.get(AuditEntry.select().where(AuditEntry.action == "auth.password"))
-    assert (entry.actor, entry.tenant_id) == ("bakery-admin", bakery.tenant.id)
+    assert (entry.actor, entry.tenant_id) == ("bakery-admin", tenant.id)
 
 
 @pytest.mark.parametrize(
@@ -94,32 +94,32 @@ async def test_a_change_ends_every_session_and_this_browser_gets_a_new_one(signe
         ("é" * 40, "must be at most 72 bytes"),
     ],
 )
-async def test_a_weak_new_password_is_refused(signed_in, bakery, weak, problem):
-    async with signed_in(bakery.admin):
+async def test_a_weak_new_password_is_refused(signed_in, tenant, weak, problem):
+    async with signed_in(tenant.admin):
         with pytest.raises(APIError) as refused:
-            await change_own_password(bakery.admin, PASSWORD, weak)
+            await change_own_password(tenant.admin, PASSWORD, weak)
     assert (refused.value.code, refused.value.fields) == (
         "weak_password",
         {"new_password": problem},
     )
 
 
-async def test_the_wrong_current_password_changes_nothing(signed_in, bakery):
-    await start_session(bakery.admin, "another phone")
-    async with signed_in(bakery.admin):
+async def test_the_wrong_current_password_changes_nothing(signed_in, tenant):
+    await start_session(tenant.admin, "another phone")
+    async with signed_in(tenant.admin):
         with pytest.raises(APIError) as refused:
-            await change_own_password(bakery.admin, "wrong one", NEW_PASSWORD)
+            await change_own_password(tenant.admin, "wrong one", NEW_PASSWORD)
     assert refused.value.code == "invalid_credentials"
-    assert len(await _sessions(bakery.admin)) == 2
+    assert len(await _sessions(tenant.admin)) == 2
     entries = await audit_rows(AuditEntry.select())
     assert [(e.action, e.outcome, e.actor, e.target, e.tenant_id) for e in entries] == [
         (
             "auth.password_failed",
             "invalid_credentials",
             "bakery-admin",
-            f"user:{bakery.admin.id}",
-            bakery.tenant.id,
+            f"user:{tenant.admin.id}",
+            tenant.id,
         )
     ]
-    stored = await User.aget_by_id(bakery.admin.id)
+    stored = await User.aget_by_id(tenant.admin.id)
     assert bcrypt.checkpw(PASSWORD.encode(), stored.password_hash.encode())

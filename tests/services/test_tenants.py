@@ -10,16 +10,16 @@ from sentra_tunnel.models.audit import AuditEntry
 from sentra_tunnel.services.tenants import create_tenant, tenant_for_new_record
 
 
-async def test_a_tenant_admin_creates_in_the_own_tenant(bakery, kiosk):
-    for asked in (None, bakery.tenant.id):
-        assert (await tenant_for_new_record(bakery.admin, asked)).id == bakery.tenant.id
+async def test_a_tenant_admin_creates_in_the_own_tenant(tenant, other_tenant):
+    for asked in (None, tenant.id):
+        assert (await tenant_for_new_record(tenant.admin, asked)).id == tenant.id
     with pytest.raises(APIError) as refused:
-        await tenant_for_new_record(bakery.admin, kiosk.tenant.id)
+        await tenant_for_new_record(tenant.admin, other_tenant.id)
     assert refused.value.code == "forbidden"
 
 
-async def test_the_platform_operator_names_an_existing_tenant(superadmin, kiosk):
-    assert (await tenant_for_new_record(superadmin, kiosk.tenant.id)).id == kiosk.tenant.id
+async def test_the_platform_operator_names_an_existing_tenant(superadmin, other_tenant):
+    assert (await tenant_for_new_record(superadmin, other_tenant.id)).id == other_tenant.id
     with pytest.raises(APIError) as unnamed:
         await tenant_for_new_record(superadmin, None)
     assert (unnamed.value.code, list(unnamed.value.fields)) == ("validation_error", ["tenant_id"])
@@ -41,15 +41,15 @@ async def test_create_cleans_the_name_and_audits_in_the_new_tenant(acting_as, su
 
 
 @pytest.mark.parametrize("name, code", [("Bakery", "conflict"), ("Tab\there", "validation_error")])
-async def test_a_taken_or_bad_name_is_refused(acting_as, superadmin, bakery, name, code):
+async def test_a_taken_or_bad_name_is_refused(acting_as, superadmin, tenant, name, code):
     async with acting_as(superadmin):
         with pytest.raises(APIError) as refused:
             await create_tenant(superadmin, name)
     assert (refused.value.code, list(refused.value.fields)) == (code, ["name"])
 
 
-async def test_only_the_platform_operator_creates_tenants(acting_as, bakery):
-    async with acting_as(bakery.admin):
+async def test_only_the_platform_operator_creates_tenants(acting_as, tenant):
+    async with acting_as(tenant.admin):
         with pytest.raises(APIError) as refused:
-            await create_tenant(bakery.admin, "Florist")
+            await create_tenant(tenant.admin, "Florist")
     assert refused.value.code == "forbidden"

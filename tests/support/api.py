@@ -49,7 +49,8 @@ class ApiClient:
 
 @dataclass
 class TenantWorld:
-    """A tenant with two shops and one user of each role (staff and viewer limited to shop_a)."""
+    """A tenant with two shops and one user of each role (staff and viewer limited to shop_a);
+    the `tenant` and `other_tenant` fixtures."""
 
     tenant: Tenant
     shop_a: Shop
@@ -57,6 +58,10 @@ class TenantWorld:
     admin: User
     staff: User
     viewer: User
+
+    @property
+    def id(self) -> int:
+        return self.tenant.id
 
 
 async def make_user(username, role, tenant=None, shop_ids=(), must_change=False) -> User:

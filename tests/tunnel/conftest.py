@@ -18,9 +18,9 @@ class Provisioned:
 
 
 @pytest.fixture
-async def device(admin_client, bakery) -> Provisioned:
+async def device(admin_client, tenant) -> Provisioned:
     """A registered device in the Bakery's shop A (not connected)."""
-    return Provisioned(*await provision(admin_client, bakery.shop_a.id))
+    return Provisioned(*await provision(admin_client, tenant.shop_a.id))
 
 
 @pytest.fixture
@@ -60,10 +60,10 @@ def world_with(app_with):
 
     async def build(**overrides) -> TunnelWorld:
         app = await app_with(**overrides)
-        bakery = await make_tenant("Bakery")
+        tenant = await make_tenant("Bakery")
         admin = ApiClient(app.test_client())
-        response = await admin.login(bakery.admin.username)
+        response = await admin.login(tenant.admin.username)
         assert response.status_code == 200, await response.get_json()
-        return TunnelWorld(app, admin, bakery.shop_a.id)
+        return TunnelWorld(app, admin, tenant.shop_a.id)
 
     return build

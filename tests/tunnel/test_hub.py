@@ -80,12 +80,12 @@ async def test_disconnect_mid_command_fails_it_as_offline(app, hub, device):
     assert device.id not in hub.connections
 
 
-async def test_cancelled_request_leaves_nothing_behind_and_is_audited(app, hub, device, bakery):
+async def test_cancelled_request_leaves_nothing_behind_and_is_audited(app, hub, device, tenant):
     async with FakeDevice(app, device.api_key) as fake:
         await fake.hello()
         async with app.test_request_context("/api/commands/1/open", method="POST"):
-            g.user = bakery.staff
-            request = asyncio.ensure_future(run_command(bakery.staff, device.id, "open", {}))
+            g.user = tenant.staff
+            request = asyncio.ensure_future(run_command(tenant.staff, device.id, "open", {}))
             command = await fake.receive()
             request.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -138,9 +138,9 @@ async def test_a_tunnel_revoked_between_key_check_and_attach_is_refused(hub):
 
 
 async def test_only_the_tunnel_a_command_went_to_may_answer_it(
-    app, hub, device, admin_client, bakery
+    app, hub, device, admin_client, tenant
 ):
-    other_id, other_key = await provision(admin_client, bakery.shop_a.id, "Back door")
+    other_id, other_key = await provision(admin_client, tenant.shop_a.id, "Back door")
     async with FakeDevice(app, device.api_key) as door, FakeDevice(app, other_key) as other:
         await door.hello()
         await other.hello()

@@ -42,9 +42,9 @@ async def test_state_events_write_nothing_until_the_flush(app, device, broker):
     assert row.state == last and row.last_seen is not None
 
 
-async def test_a_fleet_connecting_at_once_shares_transactions(app, admin_client, bakery):
+async def test_a_fleet_connecting_at_once_shares_transactions(app, admin_client, tenant):
     presence = app.extensions["presence"]
-    keys = [await provision(admin_client, bakery.shop_a.id, f"Door {n}") for n in range(20)]
+    keys = [await provision(admin_client, tenant.shop_a.id, f"Door {n}") for n in range(20)]
     batches = presence.batches
     async with contextlib.AsyncExitStack() as stack:
         fakes = [await stack.enter_async_context(FakeDevice(app, key)) for _, key in keys]
@@ -56,9 +56,9 @@ async def test_a_fleet_connecting_at_once_shares_transactions(app, admin_client,
     assert all(row.generation == 1 for row in await database.list(online))
 
 
-async def test_one_flush_stores_every_device(app, admin_client, bakery):
+async def test_one_flush_stores_every_device(app, admin_client, tenant):
     presence = app.extensions["presence"]
-    keys = [await provision(admin_client, bakery.shop_a.id, f"Door {n}") for n in range(5)]
+    keys = [await provision(admin_client, tenant.shop_a.id, f"Door {n}") for n in range(5)]
     opened = {**STATE, "door": "open"}
     async with contextlib.AsyncExitStack() as stack:
         fakes = [await stack.enter_async_context(FakeDevice(app, key)) for _, key in keys]

@@ -27,19 +27,19 @@ async def test_the_first_request_after_the_cache_expired_reads_the_row(admin_cli
     assert len(session_queries(statements)) == 1
 
 
-async def test_logout_ends_a_cached_session_at_once(login_as, bakery):
-    phone = await login_as(bakery.admin)
-    other = await login_as(bakery.admin)
+async def test_logout_ends_a_cached_session_at_once(login_as, tenant):
+    phone = await login_as(tenant.admin)
+    other = await login_as(tenant.admin)
     assert (await phone.get("/auth/me")).status_code == 200
     assert (await phone.post("/auth/logout")).status_code == 204
     assert (await phone.get("/auth/me")).status_code == 401
     assert (await other.get("/auth/me")).status_code == 200  # only that session ended
 
 
-async def test_any_change_to_the_user_row_is_seen_on_the_next_request(login_as, bakery):
-    staff = await login_as(bakery.staff)
+async def test_any_change_to_the_user_row_is_seen_on_the_next_request(login_as, tenant):
+    staff = await login_as(tenant.staff)
     assert (await (await staff.get("/auth/me")).get_json())["user"]["role"] == "staff"
-    row = await User.aget_by_id(bakery.staff.id)  # a separate copy, as another request has
+    row = await User.aget_by_id(tenant.staff.id)  # a separate copy, as another request has
     row.role = "viewer"
     await row.asave()
     assert (await (await staff.get("/auth/me")).get_json())["user"]["role"] == "viewer"

@@ -60,9 +60,9 @@ async def test_a_cancelled_caller_does_not_lose_its_entry(app):
     assert [row.action for row in rows] == ["device.revoke"]
 
 
-async def test_entries_recorded_later_are_read_back(app, bakery):
-    audit.record_later("command.open", actor="x", target="device:3", tenant_id=bakery.tenant.id)
-    entries = await audit.entries_visible_to(bakery.admin, device_id=3)
+async def test_entries_recorded_later_are_read_back(app, tenant):
+    audit.record_later("command.open", actor="x", target="device:3", tenant_id=tenant.id)
+    entries = await audit.entries_visible_to(tenant.admin, device_id=3)
     assert [entry.action for entry in entries] == ["command.open"]
 
 
