@@ -147,7 +147,9 @@ async def _user(api: Api, admin: UserSession, name: str, role: str, shops: list[
     await api.call("POST", "/api/users", admin, body, ok=(201, 409))  # 409: a retried create
     session = await api.login(name, PASSWORD)
     change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
-    await api.call("POST", "/auth/password", session, change)
+    changed = await api.call("POST", "/auth/password", session, change)
+    # A password change gives the browser a new session id; the old cookie is dead.
+    session.cookie = _session_cookie(changed) or session.cookie
     return session
 
 

@@ -35,7 +35,10 @@ def hypercorn_config(settings: Settings):
     # A fleet reconnecting after a restart or a shop's phones reopening their pages arrive at
     # once; Hypercorn's default backlog of 100 drops the rest, and they retry after 1, 3, 7 s.
     config.backlog = LISTEN_BACKLOG
-    config.websocket_ping_interval = settings.heartbeat_s
+    # No protocol pings: the tunnel's own heartbeat (a probe every HEARTBEAT_S, answered or
+    # closed) keeps NATs open and finds dead devices, and Hypercorn's ping task outlives a
+    # closed connection by up to one interval, holding it past a restart's grace period.
+    config.websocket_ping_interval = None
     config.read_timeout = READ_TIMEOUT_S
     # Hypercorn's records go through the app's escaping formatter (sentra_tunnel/logs.py).
     config.accesslog = logging.getLogger("hypercorn.access")
