@@ -19,8 +19,10 @@ def valid_id(value) -> bool:
     Ids arrive as ints from routes and API bodies or as strings from forms; an unbounded int
     would overflow the database driver instead of finding nothing.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool | float):  # True is 1 and 1.5 truncates to 1: neither is an id
         return False
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        return False  # int() also reads " 7", "+7", "7_0" and other scripts' digits
     try:
         return 1 <= int(value) <= MAX_ID
     except (TypeError, ValueError):
