@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 import pytest
 
 from sentra_tunnel.db import database
+from sentra_tunnel.models import device as device_model
 from sentra_tunnel.models.device import Device
 from tests.support.queries import recorded_queries
 
@@ -71,6 +73,23 @@ async def test_one_flush_stores_every_device(app, admin_client, tenant):
             await fake.receive()  # its error frame: the state before it was handled too
         with recorded_queries() as statements:
             await presence.store_now()
-        assert len(device_updates(statements)) == 5
+        assert len(device_updates(statements)) == 1  # one statement for the whole fleet
         rows = await database.list(Device.select().where(Device.state == opened))
         assert len(rows) == 5
+
+
+async def test_written_behind_in_chunks_each_device_its_own_values(app, tenant, monkeypatch):
+    monkeypatch.setattr(device_model, "WRITE_BEHIND_CHUNK", 2)
+    doors = [
+        await Device.acreate(tenant=tenant.id, shop=tenant.shop_a, name=f"Door {n}")
+        for n in range(5)
+    ]
+    seen = [datetime(2026, 12, 2, 8, n) for n in range(5)]
+    unwritten = {door.id: {"last_seen": seen[n]} for n, door in enumerate(doors)}
+    unwritten[doors[0].id]["state"] = {**STATE, "door": "open"}  # another set of fields
+    with recorded_queries() as statements:
+        await database.run(device_model.write_presence, [], unwritten)
+    assert len(device_updates(statements)) == 1 + 2  # one for door 0, two chunks for the rest
+    rows = {row.id: row for row in await database.list(Device.select())}
+    assert [rows[door.id].last_seen for door in doors] == seen
+    assert rows[doors[0].id].state["door"] == "open" and rows[doors[1].id].state is None
