@@ -63,6 +63,12 @@ def status_of(device) -> str:
     return f'hx-target="#door-{device.id}-status"'
 
 
+def opened(device, messages) -> list[str]:
+    """The messages showing the door opened, which the test's event was. Its hello may still
+    be on its way to a stream as a status update of its own, and that one is no leak."""
+    return [m for m in messages if status_of(device) in m and 'data-door-state="open"' in m]
+
+
 async def test_logout_ends_all_streams_of_the_session_before_the_next_door_event(live):
     _, staff = await staff_member(live, "night-shift", [])
     async with await door(live, live.tenant_shop) as device:
@@ -73,7 +79,7 @@ async def test_logout_ends_all_streams_of_the_session_before_the_next_door_event
             assert (await staff.post("/auth/logout")).status_code == 204
             await device.send({"type": "event", "event": "state", "data": OPEN_STATE})
             sent = await asyncio.gather(*(stream.end() for stream in streams))
-            assert [m for messages in sent for m in messages if status_of(device) in m] == []
+            assert opened(device, [m for messages in sent for m in messages]) == []
             await admin_stream.data_with(status_of(device), 'data-door-state="open"')
             assert (await staff.get("/events")).status_code == 401  # the reconnect backs off
         finally:
@@ -103,7 +109,7 @@ async def test_an_admins_change_ends_that_users_streams_and_no_one_elses(live, c
             assert patched.status_code == 200, patched.text
             await device.send({"type": "event", "event": "state", "data": OPEN_STATE})
             sent = await asyncio.gather(*(stream.end() for stream in theirs))
-            assert [m for messages in sent for m in messages if status_of(device) in m] == []
+            assert opened(device, [m for messages in sent for m in messages]) == []
             await asyncio.gather(*(stream.data_with(status_of(device)) for stream in others))
         finally:
             await close_all([*theirs, *others])
