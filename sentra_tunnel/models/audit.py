@@ -20,7 +20,7 @@ from datetime import datetime
 from peewee import AutoField, CharField, DateTimeField, IntegerField
 
 from ..batch_writer import BatchWriter
-from ..db import database
+from ..db import DatabaseBusy, database
 from .base import MAX_ID, BaseModel, JSONField, iso, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -242,10 +242,17 @@ async def record(action: str, **fields) -> AuditEntry:
     return await asyncio.shield(future)  # a cancelled caller does not unwrite the entry
 
 
-def record_later(action: str, **fields) -> None:
+def record_later(action: str, **fields) -> bool:
     """Append one entry without waiting for its commit; the writer owns it from here on,
-    retries it, and logs it at ERROR if it cannot be stored."""
-    current_writer().submit(_fields(action, **fields))
+    retries it, and logs it at ERROR if it cannot be stored. A full queue is logged here and
+    answered False: whatever the caller was doing (a command's answer, a refusal) goes on."""
+    try:
+        current_writer().submit(_fields(action, **fields))
+    except DatabaseBusy:
+        target, outcome = fields.get("target"), fields.get("outcome")
+        log.error("audit queue full: %s %s (%s) not recorded", action, target, outcome)
+        return False
+    return True
 
 
 def audit_query(viewer, *, device_id=None, action=None, before=None, limit=50):

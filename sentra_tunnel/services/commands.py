@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 from quart import current_app
 
 from ..auth import actor_context
-from ..db import DatabaseBusy
 from ..door_schema import DoorConfigPatch, OpenParams, OverrideParams, dump
 from ..errors import APIError, busy, fields_from_validation, forbidden, not_found, validation_error
 from ..models import audit
@@ -74,17 +73,6 @@ def api_error_for(failure: CommandFailed | ResultError) -> APIError:
     return APIError(502, "device_error", str(failure))
 
 
-def _record_later(entry: dict, outcome: str, details: dict) -> None:
-    """Queue an entry; the writer retries it and logs what it cannot store. A full queue is
-    logged here rather than turning the command's own answer into a 503."""
-    try:
-        audit.record_later(outcome=outcome, details=details, **entry)
-    except DatabaseBusy:
-        log.error(
-            "audit queue full: %s %s (%s) not recorded", entry["action"], entry["target"], outcome
-        )
-
-
 def _authorized_params(user, name: str, params: Any, entry: dict) -> dict:
     """The params to send, or the 403/422 refusal, audited."""
     try:
@@ -93,7 +81,9 @@ def _authorized_params(user, name: str, params: Any, entry: dict) -> dict:
         return validated_params(name, params)
     except APIError as refused:
         fields = [str(field)[:64] for field in list(refused.fields or {})[:AUDITED_FIELDS]]
-        _record_later(entry, refused.code, {"fields": fields} if fields else {})
+        audit.record_later(
+            outcome=refused.code, details={"fields": fields} if fields else {}, **entry
+        )
         raise
 
 
@@ -137,4 +127,4 @@ async def run_command(user, device_id, name: str, params: dict) -> dict:
         latency_ms = round((time.monotonic() - started) * 1000)
         details = {"command_id": command_id, "latency_ms": latency_ms, **details}
         # Queued, not awaited: the writer owns it, so a cancelled request still records it.
-        _record_later(entry, outcome, details)
+        audit.record_later(outcome=outcome, details=details, **entry)

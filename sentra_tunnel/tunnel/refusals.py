@@ -8,14 +8,10 @@ at most, and only when it looks like a key id.
 
 from __future__ import annotations
 
-import logging
 import string
 import time
 
-from ..db import DatabaseBusy
 from ..models import audit
-
-log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
 MAX_ADDRESSES = 10_000  # tracked at once; past that a refusal is counted, not recorded
@@ -51,18 +47,15 @@ class RefusalLog:
                 self.unrecorded += 1
                 return
         self._windows[ip] = (now, 0)
-        try:
-            audit.record_later(
-                "device.connect_refused",
-                actor="anonymous",
-                target="device:unknown",
-                outcome="invalid_key",
-                ip=ip,
-                details={"key_prefix": key_prefix(api_key), "refused_since_last_entry": since},
-            )
-        except DatabaseBusy:  # the audit queue is full: the refusal itself must still be quick
-            self.unrecorded += 1
-            log.error("audit queue full: device.connect_refused from %s not recorded", ip)
+        recorded = audit.record_later(
+            "device.connect_refused",
+            actor="anonymous",
+            target="device:unknown",
+            outcome="invalid_key",
+            ip=ip,
+            details={"key_prefix": key_prefix(api_key), "refused_since_last_entry": since},
+        )
+        self.unrecorded += not recorded
 
     def _forget_before(self, moment: float) -> None:
         self._windows = {ip: w for ip, w in self._windows.items() if w[0] >= moment}

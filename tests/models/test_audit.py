@@ -66,11 +66,13 @@ async def test_entries_recorded_later_are_read_back(app, tenant):
     assert [entry.action for entry in entries] == ["command.open"]
 
 
-async def test_a_full_queue_answers_busy_instead_of_growing(app, monkeypatch):
+async def test_a_full_queue_refuses_instead_of_growing_and_says_so(app, monkeypatch, caplog):
     writer = audit.current_writer()
     monkeypatch.setattr(writer, "queue_limit", 0)
     with pytest.raises(DatabaseBusy):
-        audit.record_later("auth.login", actor="a", target="user:1")
+        await audit.record("auth.login", actor="a", target="user:1")
+    assert audit.record_later("command.open", actor="a", target="device:7") is False
+    assert "audit queue full: command.open device:7" in caplog.text
 
 
 def _failing_write(monkeypatch, fails) -> list:
