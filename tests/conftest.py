@@ -86,8 +86,14 @@ async def staff_client(login_as, tenant) -> ApiClient:
 
 
 @pytest.fixture
-def live_server(tmp_path):
-    server = LiveServer(tmp_path, HEARTBEAT_S="2", COMMAND_TIMEOUT_S="2")
+def live_server_env() -> dict[str, str]:
+    """The real server's environment for a module's tests; a module may override it."""
+    return {"HEARTBEAT_S": "2", "COMMAND_TIMEOUT_S": "2"}
+
+
+@pytest.fixture
+def live_server(tmp_path, live_server_env):
+    server = LiveServer(tmp_path, **live_server_env)
     server.migrate()
     server.start()
     yield server

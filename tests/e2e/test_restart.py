@@ -8,8 +8,6 @@ import contextlib
 
 import pytest
 
-from tests.support.live import LiveServer
-
 from .conftest import WAIT_S, RawDevice
 from .test_live_tunnel import _registered
 
@@ -17,13 +15,9 @@ TUNNELS = 40
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def live_server_env() -> dict[str, str]:
     """The defaults a deployment has: a 20 s heartbeat, longer than Hypercorn's 3 s grace."""
-    server = LiveServer(tmp_path, HEARTBEAT_S="20", REGISTER_LIMIT="1000/minute")
-    server.migrate()
-    server.start()
-    yield server
-    server.stop()
+    return {"HEARTBEAT_S": "20", "REGISTER_LIMIT": "1000/minute"}
 
 
 async def test_sigterm_with_default_heartbeat_cancels_no_connection(live):
