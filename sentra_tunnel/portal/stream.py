@@ -27,7 +27,8 @@ from ..errors import APIError
 from ..models.device import get_device_for
 from ..models.user import session_user, user_listeners
 from ..ratelimit import rate_limit
-from ..tunnel.broker import LocalBroker, SubscriberTooSlow, user_changed_event
+from ..tunnel import current_broker
+from ..tunnel.broker import SubscriberTooSlow, user_changed_event
 from .live import RenderCache, Viewer, doors_by_shop, event_device_id, partial, sse_message
 from .web import int_or_none, portal_page
 
@@ -38,17 +39,13 @@ RETRY_MS = 1000
 USER_CHANGED = "user_changed"
 
 
-def broker():
-    return current_app.extensions.setdefault("broker", LocalBroker())
-
-
 def render_cache() -> RenderCache:
     return current_app.extensions.setdefault("portal_render_cache", RenderCache())
 
 
 @blueprint.before_app_serving
 async def tell_streams_of_user_changes() -> None:
-    events = broker()
+    events = current_broker()
 
     def tell(user_id: int) -> None:
         events.publish_nowait(user_changed_event(user_id))
@@ -106,7 +103,7 @@ class DoorStream:
         return self.door_id is None or event_device_id(event) == self.door_id
 
     async def run(self):
-        async with broker().subscribe(self.accepts) as subscription:
+        async with current_broker().subscribe(self.accepts) as subscription:
             yield f"retry: {RETRY_MS}\n\n"
             try:
                 yield await self.current_state()

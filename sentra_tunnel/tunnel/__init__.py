@@ -6,7 +6,7 @@ from quart import Quart, current_app
 
 from ..models.device import reset_presence
 from .admission import Admission
-from .broker import LocalBroker
+from .broker import Broker, LocalBroker
 from .hub import Hub
 from .presence import PresenceWriter
 
@@ -41,5 +41,5 @@ def current_hub() -> Hub:
     return current_app.extensions["hub"]
 
 
-def current_broker() -> LocalBroker:
+def current_broker() -> Broker:
     return current_app.extensions["broker"]
