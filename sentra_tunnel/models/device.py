@@ -7,7 +7,6 @@ import weakref
 from peewee import (
     AutoField,
     BooleanField,
-    Case,
     CharField,
     DateTimeField,
     ForeignKeyField,
@@ -175,21 +174,34 @@ def write_presence(changes: list[tuple], unwritten: dict[int, dict]) -> list:
 def _write_behind(unwritten: dict[int, dict]) -> None:
     """One `UPDATE … SET f = CASE id WHEN … END WHERE id IN (…)` per set of fields and chunk.
 
-    Values go through each field's own conversion (JSON for state). PostgreSQL will want the
-    CASE values cast to the column types when it arrives."""
+    The statement is rendered here rather than by peewee's query builder, which spent
+    milliseconds per chunk on its nodes: the larger part of an idle fleet's CPU. Values go
+    through each field's own conversion (JSON for state). PostgreSQL will want the CASE
+    values cast to the column types when it arrives."""
     by_fields: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
     for device_id, fields in unwritten.items():
         by_fields.setdefault(tuple(sorted(fields)), []).append((device_id, fields))
+    param = database.param
+    table, key = _quoted(Device._meta.table_name), _quoted(Device.id.column_name)
     for names, rows in by_fields.items():
+        fields = [Device._meta.fields[name] for name in names]
         for start in range(0, len(rows), WRITE_BEHIND_CHUNK):
             chunk = rows[start : start + WRITE_BEHIND_CHUNK]
-            columns = {}
-            for name in names:
-                field = Device._meta.fields[name]
-                cases = [(device_id, field.to_value(fields[name])) for device_id, fields in chunk]
-                columns[field] = Case(Device.id, cases)
+            whens = f" WHEN {param} THEN {param}" * len(chunk)
+            sets = ", ".join(f"{_quoted(f.column_name)} = CASE {key}{whens} END" for f in fields)
             ids = [device_id for device_id, _ in chunk]
-            Device.update(columns).where(Device.id.in_(ids)).execute()
+            params = [
+                value
+                for field in fields
+                for device_id, values in chunk
+                for value in (device_id, field.db_value(values[field.name]))
+            ]
+            sql = f"UPDATE {table} SET {sets} WHERE {key} IN ({', '.join([param] * len(ids))})"
+            database.execute_sql(sql, params + ids)
+
+
+def _quoted(name: str) -> str:
+    return name.join(database.quote)  # the database's pair of quote characters around it
 
 
 async def reset_presence() -> None:
