@@ -174,8 +174,8 @@ def write_presence(changes: list[tuple], unwritten: dict[int, dict]) -> list:
 def _write_behind(unwritten: dict[int, dict]) -> None:
     """One `UPDATE … SET f = CASE id WHEN … END WHERE id IN (…)` per set of fields and chunk.
 
-    The statement is rendered here rather than by peewee's query builder, which spent
-    milliseconds per chunk on its nodes: the larger part of an idle fleet's CPU. Values go
+    The statement is rendered here rather than by peewee's query builder, whose CASE nodes
+    were most of an idle fleet's CPU (profiled at 2,000 tunnels). Values go
     through each field's own conversion (JSON for state). PostgreSQL will want the CASE
     values cast to the column types when it arrives."""
     by_fields: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
@@ -184,15 +184,15 @@ def _write_behind(unwritten: dict[int, dict]) -> None:
     param = database.param
     table, key = _quoted(Device._meta.table_name), _quoted(Device.id.column_name)
     for names, rows in by_fields.items():
-        fields = [Device._meta.fields[name] for name in names]
+        columns = [Device._meta.fields[name] for name in names]
         for start in range(0, len(rows), WRITE_BEHIND_CHUNK):
             chunk = rows[start : start + WRITE_BEHIND_CHUNK]
             whens = f" WHEN {param} THEN {param}" * len(chunk)
-            sets = ", ".join(f"{_quoted(f.column_name)} = CASE {key}{whens} END" for f in fields)
+            sets = ", ".join(f"{_quoted(f.column_name)} = CASE {key}{whens} END" for f in columns)
             ids = [device_id for device_id, _ in chunk]
             params = [
                 value
-                for field in fields
+                for field in columns
                 for device_id, values in chunk
                 for value in (device_id, field.db_value(values[field.name]))
             ]
